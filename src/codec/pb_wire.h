@@ -47,6 +47,11 @@ static inline int pb_get_varint(const uint8_t *buf, size_t len, size_t *pos,
 {
     uint64_t v = 0;
     size_t p = *pos;
+    if (p < len && buf[p] < 0x80) { /* one-byte fast path */
+        *out = buf[p];
+        *pos = p + 1;
+        return 0;
+    }
     for (unsigned shift = 0;; shift += 7) {
         if (shift >= 64)
             return RH_EVARINT;

@@ -121,13 +121,18 @@ static inline uint8_t *put_bool_field(uint8_t *p, uint8_t tag, bool v)
     return p;
 }
 
-size_t rh_entry_size(const rh_entry *e)
+static inline __attribute__((always_inline)) size_t entry_size(const rh_entry *e)
 {
     return varint_field_size(enum_wire(e->type)) + varint_field_size(e->term) +
            varint_field_size(e->index) + bytes_field_size(&e->data);
 }
 
-size_t rh_entry_encode(const rh_entry *e, uint8_t *out)
+size_t rh_entry_size(const rh_entry *e)
+{
+    return entry_size(e);
+}
+
+static inline __attribute__((always_inline)) size_t entry_encode(const rh_entry *e, uint8_t *out)
 {
     uint8_t *p = out;
     p = put_varint_field(p, 0x08, enum_wire(e->type));
@@ -135,6 +140,11 @@ size_t rh_entry_encode(const rh_entry *e, uint8_t *out)
     p = put_varint_field(p, 0x18, e->index);
     p = put_bytes_field(p, 0x22, &e->data);
     return (size_t)(p - out);
+}
+
+size_t rh_entry_encode(const rh_entry *e, uint8_t *out)
+{
+    return entry_encode(e, out);
 }
 
 static size_t id_list_size(const uint64_t *ids, size_t n)
@@ -202,15 +212,28 @@ size_t rh_snapshot_encode(const rh_snapshot *s, uint8_t *out)
     return (size_t)(p - out);
 }
 
+/* etcd 3.4 writes field 9 even for an empty Snapshot: these 12 bytes. */
+static const uint8_t empty_snap_field[12] = {0x4a, 0x0a, 0x12, 0x08, 0x0a, 0x02,
+                                             0x28, 0x00, 0x10, 0x00, 0x18, 0x00};
+
+static inline bool snapshot_is_empty(const rh_snapshot *s)
+{
+    const rh_conf_state *c = &s->metadata.conf_state;
+    return !s->data.data && !s->metadata.index && !s->metadata.term &&
+           !(c->n_voters | c->n_learners | c->n_voters_outgoing | c->n_learners_next) &&
+           !c->auto_leave;
+}
+
 size_t rh_msg_size(const rh_msg *m)
 {
     size_t n = varint_field_size(enum_wire(m->type)) + varint_field_size(m->to) +
                varint_field_size(m->from) + varint_field_size(m->term) +
                varint_field_size(m->log_term) + varint_field_size(m->index);
     for (size_t i = 0; i < m->n_entries; i++)
-        n += sub_field_size(rh_entry_size(&m->entries[i]));
+        n += sub_field_size(entry_size(&m->entries[i]));
     n += varint_field_size(m->commit);
-    n += sub_field_size(rh_snapshot_size(&m->snapshot));
+    n += snapshot_is_empty(&m->snapshot) ? sizeof(empty_snap_field)
+                                         : sub_field_size(rh_snapshot_size(&m->snapshot));
     n += 2; /* reject */
     n += varint_field_size(m->reject_hint);
     n += bytes_field_size(&m->context);
@@ -232,13 +255,18 @@ size_t rh_msg_encode(const rh_msg *m, uint8_t *out)
     p = put_varint_field(p, 0x30, m->index);
     for (size_t i = 0; i < m->n_entries; i++) {
         *p++ = 0x3a;
-        p = pb_put_varint(p, rh_entry_size(&m->entries[i]));
-        p += rh_entry_encode(&m->entries[i], p);
+        p = pb_put_varint(p, entry_size(&m->entries[i]));
+        p += entry_encode(&m->entries[i], p);
     }
     p = put_varint_field(p, 0x40, m->commit);
-    *p++ = 0x4a;
-    p = pb_put_varint(p, rh_snapshot_size(&m->snapshot));
-    p += rh_snapshot_encode(&m->snapshot, p);
+    if (snapshot_is_empty(&m->snapshot)) {
+        memcpy(p, empty_snap_field, sizeof(empty_snap_field));
+        p += sizeof(empty_snap_field);
+    } else {
+        *p++ = 0x4a;
+        p = pb_put_varint(p, rh_snapshot_size(&m->snapshot));
+        p += rh_snapshot_encode(&m->snapshot, p);
+    }
     p = put_bool_field(p, 0x50, m->reject);
     p = put_varint_field(p, 0x58, m->reject_hint);
     p = put_bytes_field(p, 0x62, &m->context);
@@ -333,7 +361,12 @@ typedef struct pb_dec {
 
 static const uint8_t empty_bytes[1];
 
-static int dec_fail(pb_dec *d, int code, size_t at, const char *fmt, ...)
+static int dec_fail_(pb_dec *d, int code, size_t at, const char *fmt, ...)
+    __attribute__((cold, noinline, format(printf, 4, 5)));
+/* Evaluates to code itself, visibly, so the compiler knows failures are
+ * nonzero (GCC 12 -O3 -Werror=maybe-uninitialized otherwise). */
+#define dec_fail(d, code, ...) (dec_fail_((d), (code), __VA_ARGS__), (code))
+static int dec_fail_(pb_dec *d, int code, size_t at, const char *fmt, ...)
 {
     if (d->err) {
         d->err->code = code;
@@ -362,8 +395,15 @@ static pb_dec sub_dec(const pb_dec *d, size_t start, size_t len, const char *wha
 }
 
 /* Reads a tag. Go's order of checks: varint, end-group, field number. */
-static int dec_tag(pb_dec *d, int32_t *field, int *wt)
+static inline __attribute__((always_inline)) int dec_tag(pb_dec *d, int32_t *field, int *wt)
 {
+    if (d->pos < d->len && d->buf[d->pos] < 0x80 && d->buf[d->pos] >= 8 &&
+        (d->buf[d->pos] & 7) != PB_WT_EGROUP) {
+        uint8_t k = d->buf[d->pos++];
+        *wt = k & 7;
+        *field = k >> 3;
+        return 0;
+    }
     size_t start = d->pos;
     uint64_t key;
     int rc = pb_get_varint(d->buf, d->len, &d->pos, &key);
@@ -378,7 +418,7 @@ static int dec_tag(pb_dec *d, int32_t *field, int *wt)
     return 0;
 }
 
-static int dec_varint(pb_dec *d, size_t field_start, int32_t field, uint64_t *v)
+static inline __attribute__((always_inline)) int dec_varint(pb_dec *d, size_t field_start, int32_t field, uint64_t *v)
 {
     int rc = pb_get_varint(d->buf, d->len, &d->pos, v);
     if (rc)
@@ -388,7 +428,7 @@ static int dec_varint(pb_dec *d, size_t field_start, int32_t field, uint64_t *v)
 }
 
 /* Reads a length prefix and checks the payload fits; *start gets its offset. */
-static int dec_len(pb_dec *d, size_t field_start, int32_t field, size_t *start,
+static inline __attribute__((always_inline)) int dec_len(pb_dec *d, size_t field_start, int32_t field, size_t *start,
                    size_t *n)
 {
     uint64_t l;
@@ -695,27 +735,41 @@ static int decode_snapshot(pb_dec *d, rh_snapshot *sn)
     return 0;
 }
 
+/* Number of well-formed length-delimited fields with one-byte tag `tag`
+ * that follow d->pos back to back. */
+static size_t count_run(const pb_dec *d, uint8_t tag)
+{
+    size_t run = 0, q = d->pos;
+    while (q < d->len && d->buf[q] == tag) {
+        size_t q2 = q + 1;
+        uint64_t l;
+        if (pb_get_varint(d->buf, d->len, &q2, &l) || l > d->len - q2)
+            break;
+        q = q2 + (size_t)l;
+        run++;
+    }
+    return run;
+}
+
+/* New capacity for an array that is full: room for this element and the
+ * run behind it, and at least double, so inputs that interleave other fields
+ * between elements cost amortised linear space, not quadratic. */
+static size_t grow_cap(size_t cap, size_t run)
+{
+    size_t want = cap + 1 + run;
+    return want < cap * 2 ? cap * 2 : want;
+}
+
 static int decode_message(pb_dec *d, rh_msg *m)
 {
-    size_t n_entries, n_responses;
+    /* Arrays are sized when their field first shows up, by counting the run
+     * of same-tag fields that starts there (etcd writes repeated fields
+     * contiguously); a later, separate run grows the array by copying. */
+    size_t cap_entries = 0, cap_responses = 0;
     rh_entry *entries = NULL;
     rh_msg *responses = NULL;
-    count_fields(d->buf, d->len, 7, &n_entries, 14, &n_responses);
-    if (n_entries) {
-        entries = arena_array(d, n_entries, sizeof(rh_entry));
-        if (!entries)
-            return arena_fail(d, 0, n_entries, "entries");
-    }
-    if (n_responses) {
-        if (d->depth + 1 >= RH_PB_MAX_DEPTH)
-            return dec_fail(d, RH_EDEPTH, 0, "responses nested deeper than %d",
-                            RH_PB_MAX_DEPTH);
-        responses = arena_array(d, n_responses, sizeof(rh_msg));
-        if (!responses)
-            return arena_fail(d, 0, n_responses, "responses");
-    }
-    m->entries = entries;
-    m->responses = responses;
+    m->entries = NULL;
+    m->responses = NULL;
     while (d->pos < d->len) {
         size_t fs = d->pos, s, n;
         int32_t f;
@@ -749,17 +803,53 @@ static int decode_message(pb_dec *d, rh_msg *m)
             if ((rc = dec_len(d, fs, f, &s, &n)))
                 return rc;
             if (f == 7) {
+                if (m->n_entries == cap_entries) {
+                    size_t total = grow_cap(cap_entries, count_run(d, 0x3a));
+                    rh_entry *ne = arena_array(d, total, sizeof(rh_entry));
+                    if (!ne)
+                        return arena_fail(d, 0, total, "entries");
+                    if (m->n_entries)
+                        memcpy(ne, entries, m->n_entries * sizeof(rh_entry));
+                    entries = ne;
+                    m->entries = ne;
+                    cap_entries = total;
+                }
                 pb_dec sd = sub_dec(d, s, n, "Entry");
                 if ((rc = decode_entry(&sd, &entries[m->n_entries++])))
                     return rc;
             } else if (f == 9) {
-                pb_dec sd = sub_dec(d, s, n, "Snapshot");
                 m->has_snapshot = true;
+                /* etcd 3.4 writes an empty Snapshot on every message */
+                static const uint8_t empty_snap[10] = {0x12, 0x08, 0x0a, 0x02, 0x28,
+                                                       0x00, 0x10, 0x00, 0x18, 0x00};
+                if (n == sizeof(empty_snap) &&
+                    memcmp(d->buf + s, empty_snap, sizeof(empty_snap)) == 0) {
+                    /* what decoding it would do, merge included */
+                    m->snapshot.metadata.index = 0;
+                    m->snapshot.metadata.term = 0;
+                    m->snapshot.metadata.conf_state.auto_leave = false;
+                    continue;
+                }
+                pb_dec sd = sub_dec(d, s, n, "Snapshot");
                 if ((rc = decode_snapshot(&sd, &m->snapshot)))
                     return rc;
             } else if (f == 12) {
                 m->context = bytes_at(d, s, n);
             } else {
+                if (m->n_responses == cap_responses) {
+                    if (d->depth + 1 >= RH_PB_MAX_DEPTH)
+                        return dec_fail(d, RH_EDEPTH, 0, "responses nested deeper than %d",
+                                        RH_PB_MAX_DEPTH);
+                    size_t total = grow_cap(cap_responses, count_run(d, 0x72));
+                    rh_msg *nr = arena_array(d, total, sizeof(rh_msg));
+                    if (!nr)
+                        return arena_fail(d, 0, total, "responses");
+                    if (m->n_responses)
+                        memcpy(nr, responses, m->n_responses * sizeof(rh_msg));
+                    responses = nr;
+                    m->responses = nr;
+                    cap_responses = total;
+                }
                 pb_dec sd = sub_dec(d, s, n, "Message.responses");
                 if ((rc = decode_message(&sd, &responses[m->n_responses++])))
                     return rc;

@@ -164,6 +164,21 @@ static void merges_repeated_snapshot_and_packed_ids(void)
     rh_arena_free(&a);
 }
 
+static void entries_interleaved_with_other_fields_keep_their_order(void)
+{
+    rh_arena a;
+    rh_arena_init(&a, 0);
+    rh_msg m;
+    /* entry{index 1}, commit, entry{index 2}, entry{index 3}, commit, entry{4} */
+    const char *hex = "3a021801" "4001" "3a021802" "3a021803" "4002" "3a021804";
+    CHECK(decode_hex(hex, &m, &a, NULL) == 0);
+    CHECK_EQ_U64(m.n_entries, 4);
+    for (size_t i = 0; i < m.n_entries && i < 4; i++)
+        CHECK_EQ_U64(m.entries[i].index, i + 1);
+    CHECK_EQ_U64(m.commit, 2);
+    rh_arena_free(&a);
+}
+
 static void ten_byte_varint_keeps_low_64_bits_as_go(void)
 {
     rh_arena a;
@@ -329,6 +344,7 @@ int main(void)
     TEST(vote_and_responses_round_trip);
     TEST(accepts_any_field_order_and_skips_unknown_fields);
     TEST(merges_repeated_snapshot_and_packed_ids);
+    TEST(entries_interleaved_with_other_fields_keep_their_order);
     TEST(ten_byte_varint_keeps_low_64_bits_as_go);
     TEST(rejects_malformed_input_with_offsets);
     TEST(bounds_nesting_depth);
