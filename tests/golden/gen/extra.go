@@ -1,0 +1,103 @@
+package main
+
+// Fields of newer raft versions (field 13 "vote", field 14 "responses") that
+// etcd 3.4's raftpb.Message does not know. Go keeps them, in wire form, in
+// Message.XXX_unrecognized and marshals them after field 12, i.e. in field
+// order. We build those bytes when generating and parse them back when
+// printing, so the JSON always reflects what the message really carries.
+
+import (
+	"fmt"
+
+	"go.etcd.io/etcd/raft/raftpb"
+)
+
+type extra struct {
+	hasVote   bool
+	vote      uint64
+	responses []raftpb.Message
+}
+
+func appendVarint(b []byte, v uint64) []byte {
+	for v >= 0x80 {
+		b = append(b, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(b, byte(v))
+}
+
+// setExtra stores e as wire bytes in m.XXX_unrecognized (nil if e is empty).
+func setExtra(m *raftpb.Message, e extra) {
+	var b []byte
+	if e.hasVote {
+		b = append(b, 0x68) // field 13, varint
+		b = appendVarint(b, e.vote)
+	}
+	for i := range e.responses {
+		data, err := e.responses[i].Marshal()
+		if err != nil {
+			panic(err)
+		}
+		b = append(b, 0x72) // field 14, length-delimited
+		b = appendVarint(b, uint64(len(data)))
+		b = append(b, data...)
+	}
+	m.XXX_unrecognized = b
+}
+
+func readVarint(b []byte, pos int) (uint64, int, error) {
+	var v uint64
+	for shift := uint(0); shift < 64; shift += 7 {
+		if pos >= len(b) {
+			return 0, pos, fmt.Errorf("truncated varint")
+		}
+		c := b[pos]
+		pos++
+		v |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			return v, pos, nil
+		}
+	}
+	return 0, pos, fmt.Errorf("varint overflow")
+}
+
+// parseExtra decodes XXX_unrecognized of a Message. Only fields 13 (varint)
+// and 14 (length-delimited Message) are expected there.
+func parseExtra(b []byte) (extra, error) {
+	var e extra
+	pos := 0
+	for pos < len(b) {
+		tag, p, err := readVarint(b, pos)
+		if err != nil {
+			return e, err
+		}
+		pos = p
+		switch tag {
+		case 13<<3 | 0:
+			v, p, err := readVarint(b, pos)
+			if err != nil {
+				return e, err
+			}
+			pos = p
+			e.hasVote, e.vote = true, v
+		case 14<<3 | 2:
+			l, p, err := readVarint(b, pos)
+			if err != nil {
+				return e, err
+			}
+			pos = p
+			if l > uint64(len(b)-pos) {
+				return e, fmt.Errorf("truncated responses[%d]", len(e.responses))
+			}
+			var r raftpb.Message
+			if err := r.Unmarshal(b[pos : pos+int(l)]); err != nil {
+				return e, fmt.Errorf("responses[%d]: %v", len(e.responses), err)
+			}
+			pos += int(l)
+			e.responses = append(e.responses, r)
+		default:
+			return e, fmt.Errorf("unexpected unknown field tag %#x in Message", tag)
+		}
+	}
+	return e, nil
+}
