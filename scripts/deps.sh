@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages the project builds and tests with.
+# Idempotent; runs apt-get as root (directly, or through sudo).
+set -euo pipefail
+pkgs=(
+  build-essential cmake pkg-config      # C toolchain, CMake/ctest
+  clang libclang-rt-14-dev              # clang build, libFuzzer, sanitizer runtimes
+  python3                               # test helper scripts
+  golang-go golang-etcd-server-dev      # etcd 3.4's Go source: golden tests, Go peer
+  libevent-dev libssl-dev               # event loop and TLS (transport layers)
+  etcd-server                           # real etcd members for interop tests
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+run() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+export DEBIAN_FRONTEND=noninteractive
+run apt-get update -q
+run apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test run, from a fresh Debian 12 machine to a verdict:
+#  1. gcc, ASan+UBSan: unit tests, golden tests against etcd's Go code, CLI tests
+#  2. clang, Release, -Werror: the same unit tests (warning-free with both)
+#  3. clang + libFuzzer: every fuzz target for FUZZ_SECONDS (default 15) each,
+#     seeded from the golden streams
+# Build trees: build-asan/, build-clang/, build-fuzz/ under the repo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+jobs=$(nproc)
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+echo "== gcc + ASan/UBSan"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRH_SANITIZE=ON -DCMAKE_C_COMPILER=gcc >/dev/null
+cmake --build build-asan -j"$jobs"
+ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+echo "== clang Release"
+cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Release -DRH_GOLDEN=OFF -DCMAKE_C_COMPILER=clang >/dev/null
+cmake --build build-clang -j"$jobs"
+ctest --test-dir build-clang --output-on-failure -j"$jobs" -L unit
+
+echo "== fuzz smoke (${FUZZ_SECONDS:-15}s a target)"
+cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DRH_FUZZ=ON -DRH_SANITIZE=ON \
+      -DRH_GOLDEN=OFF -DCMAKE_C_COMPILER=clang >/dev/null
+cmake --build build-fuzz -j"$jobs" --target fuzz_raftpb fuzz_stream_message fuzz_stream_msgappv2
+fuzz/run.sh build-fuzz "${FUZZ_SECONDS:-15}" build-asan/golden
+echo "== all tests passed"
