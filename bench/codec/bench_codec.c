@@ -8,7 +8,8 @@
  *
  * --seconds  measured wall time per (case, op), default 1 (env BENCH_SECONDS)
  * --ops      comma-separated ops to run (default all): encode, decode,
- *            encode-alloc, stream-encode, stream-decode
+ *            encode-alloc, stream-encode, stream-decode, encode-scatter,
+ *            msgappv2-scatter
  * --case     run only this case: 1x64B, 1x4KiB, 64x128B (for profiling)
  * --expect   DIR holds <case>.bin written by the Go side (-dump): check that
  *            our encoding is byte-identical and that decoding Go's bytes
@@ -28,6 +29,7 @@
 #include <time.h>
 
 #include "rafthttp/raftpb.h"
+#include "rafthttp/scatter.h"
 #include "rafthttp/stream_codec.h"
 
 /* ---- the messages (keep in step with go/main.go) ------------------------- */
@@ -192,6 +194,10 @@ typedef struct bench_ctx {
     size_t frame_len;
     rh_arena arena;
     rh_stream_decoder *sdec;
+    uint8_t *scratch;     /* scatter: reused header scratch */
+    size_t scratch_cap;
+    rh_iov *iov;          /* scatter: reused piece list */
+    size_t iov_cap;
 } bench_ctx;
 
 /* Size + encode into a reused buffer (what an encoder does per message). */
@@ -271,6 +277,50 @@ static uint64_t op_stream_decode(void *vctx, long n)
     return acc;
 }
 
+/* What the stream writer does per message with the scatter encoder: size
+ * the scratch and piece list, then rh_stream_scatter (message framing);
+ * entry data of RH_SCATTER_REF_MIN bytes or more is referenced, not copied.
+ * The pieces would go to evbuffer_add / evbuffer_add_reference or writev. */
+static uint64_t op_encode_scatter(void *vctx, long n)
+{
+    bench_ctx *c = vctx;
+    uint64_t acc = 0;
+    rh_stream_encoder e;
+    rh_stream_encoder_init(&e, RH_STREAM_MESSAGE);
+    for (long i = 0; i < n; i++) {
+        size_t ss, ni, k;
+        rh_stream_scatter_size(&e, c->msg, &ss, &ni);
+        if (ss > c->scratch_cap || ni > c->iov_cap)
+            abort(); /* a writer would reserve more here */
+        size_t len = rh_stream_scatter(&e, c->msg, c->scratch, c->iov, &k);
+        const rh_iov *last = &c->iov[k - 1];
+        acc += len + k + last->base[last->len - 1];
+    }
+    return acc;
+}
+
+/* The same on the msgappv2 stream, as an AppEntries frame (the encoder
+ * state is reset each time so the MsgApp continues the previous one). */
+static uint64_t op_msgappv2_scatter(void *vctx, long n)
+{
+    bench_ctx *c = vctx;
+    uint64_t acc = 0;
+    rh_stream_encoder e;
+    rh_stream_encoder_init(&e, RH_STREAM_MSGAPPV2);
+    for (long i = 0; i < n; i++) {
+        e.term = c->msg->term;
+        e.index = c->msg->index;
+        size_t ss, ni, k;
+        rh_stream_scatter_size(&e, c->msg, &ss, &ni);
+        if (ss > c->scratch_cap || ni > c->iov_cap)
+            abort();
+        size_t len = rh_stream_scatter(&e, c->msg, c->scratch, c->iov, &k);
+        const rh_iov *last = &c->iov[k - 1];
+        acc += len + k + last->base[last->len - 1];
+    }
+    return acc;
+}
+
 static const struct {
     const char *name;
     op_fn fn;
@@ -280,6 +330,8 @@ static const struct {
     {"encode-alloc", op_encode_alloc},
     {"stream-encode", op_stream_encode},
     {"stream-decode", op_stream_decode},
+    {"encode-scatter", op_encode_scatter},
+    {"msgappv2-scatter", op_msgappv2_scatter},
 };
 #define N_OPS (sizeof(ops) / sizeof(ops[0]))
 
@@ -385,6 +437,49 @@ static bool stream_sane(bench_ctx *c)
            used == c->frame_len && rh_msg_equal(&m, c->msg);
 }
 
+/* Concatenated pieces of rh_stream_scatter == rh_stream_encode, for both
+ * framings the scatter ops time, and the entry data is referenced. */
+static bool scatter_sane(bench_ctx *c)
+{
+    for (int kind = RH_STREAM_MESSAGE; kind <= RH_STREAM_MSGAPPV2; kind++) {
+        rh_stream_encoder ea, eb;
+        rh_stream_encoder_init(&ea, kind);
+        if (kind == RH_STREAM_MSGAPPV2) {
+            ea.term = c->msg->term;
+            ea.index = c->msg->index;
+        }
+        eb = ea;
+        size_t flen = rh_stream_frame_size(&ea, c->msg), ss, ni, k;
+        if (rh_stream_scatter_size(&eb, c->msg, &ss, &ni) != flen ||
+            ss > c->scratch_cap || ni > c->iov_cap)
+            return false;
+        uint8_t *flat = xmalloc(flen), *cat = xmalloc(flen);
+        rh_stream_encode(&ea, c->msg, flat);
+        size_t len = rh_stream_scatter(&eb, c->msg, c->scratch, c->iov, &k), pos = 0;
+        bool ok = len == flen && ea.term == eb.term && ea.index == eb.index;
+        for (size_t i = 0; ok && i < k; i++) {
+            ok = c->iov[i].len <= flen - pos;
+            if (ok)
+                memcpy(cat + pos, c->iov[i].base, c->iov[i].len);
+            pos += c->iov[i].len;
+        }
+        ok = ok && pos == flen && memcmp(cat, flat, flen) == 0;
+        /* entries of RH_SCATTER_REF_MIN bytes or more went by reference */
+        for (size_t i = 0; ok && i < c->msg->n_entries; i++) {
+            const rh_bytes *d = &c->msg->entries[i].data;
+            bool found = false;
+            for (size_t j = 0; j < k; j++)
+                found |= c->iov[j].base == d->data && c->iov[j].len == d->len;
+            ok = found == (d->len >= RH_SCATTER_REF_MIN);
+        }
+        free(flat);
+        free(cat);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
 /* ---- main --------------------------------------------------------------------- */
 
 static void usage(void)
@@ -480,6 +575,24 @@ int main(int argc, char **argv)
                     bc->name);
             failed = 1;
         }
+        /* sized once, for the larger of the two framings the ops use */
+        for (int kind = RH_STREAM_MESSAGE; kind <= RH_STREAM_MSGAPPV2; kind++) {
+            rh_stream_encoder se;
+            rh_stream_encoder_init(&se, kind);
+            se.term = b.msg.term; /* msgappv2: an AppEntries frame */
+            se.index = b.msg.index;
+            size_t ss, ni;
+            rh_stream_scatter_size(&se, &b.msg, &ss, &ni);
+            ctx.scratch_cap = ss > ctx.scratch_cap ? ss : ctx.scratch_cap;
+            ctx.iov_cap = ni > ctx.iov_cap ? ni : ctx.iov_cap;
+        }
+        ctx.scratch = xmalloc(ctx.scratch_cap);
+        ctx.iov = xmalloc(ctx.iov_cap * sizeof(rh_iov));
+        if (!scatter_sane(&ctx)) {
+            fprintf(stderr, "bench_codec: %s: scatter pieces differ from "
+                            "rh_stream_encode\n", bc->name);
+            failed = 1;
+        }
 
         uint64_t h = fnv64(enc, size);
         for (size_t o = 0; o < N_OPS; o++) {
@@ -493,6 +606,8 @@ int main(int argc, char **argv)
         rh_arena_free(&ctx.arena);
         free(frame);
         free(ctx.buf);
+        free(ctx.scratch);
+        free(ctx.iov);
         free(enc);
         free_msg(&b);
     }

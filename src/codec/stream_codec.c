@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "codec/pb_wire.h"
+#include "codec/stream_internal.h"
 #include "rafthttp/stream_codec.h"
 
 const char *rh_stream_kind_name(int kind)
@@ -43,39 +44,61 @@ void rh_stream_encoder_init(rh_stream_encoder *e, int kind)
     e->index = 0;
 }
 
-static bool is_app_entries(const rh_stream_encoder *e, const rh_msg *m)
+enum rh_stream_frame rh_stream_frame_pick(const rh_stream_encoder *e, const rh_msg *m)
 {
-    return e->index == m->index && e->term == m->log_term && m->log_term == m->term;
+    if (e->kind == RH_STREAM_MESSAGE)
+        return RH_FRAME_MESSAGE;
+    if (rh_msg_is_link_heartbeat(m))
+        return RH_FRAME_V2_HEARTBEAT;
+    if (e->index == m->index && e->term == m->log_term && m->log_term == m->term)
+        return RH_FRAME_V2_APP_ENTRIES;
+    return RH_FRAME_V2_MSG_APP;
+}
+
+void rh_stream_encoder_advance(rh_stream_encoder *e, const rh_msg *m,
+                               enum rh_stream_frame f)
+{
+    if (f == RH_FRAME_V2_APP_ENTRIES) {
+        e->index += m->n_entries;
+    } else if (f == RH_FRAME_V2_MSG_APP) {
+        e->term = m->term;
+        e->index = m->n_entries ? m->entries[m->n_entries - 1].index : m->index;
+    }
 }
 
 size_t rh_stream_frame_size(const rh_stream_encoder *e, const rh_msg *m)
 {
-    if (e->kind == RH_STREAM_MESSAGE)
+    switch (rh_stream_frame_pick(e, m)) {
+    case RH_FRAME_MESSAGE:
         return 8 + rh_msg_size(m);
-    if (rh_msg_is_link_heartbeat(m))
+    case RH_FRAME_V2_HEARTBEAT:
         return 1;
-    if (is_app_entries(e, m)) {
+    case RH_FRAME_V2_APP_ENTRIES: {
         size_t n = 1 + 8 + 8;
         for (size_t i = 0; i < m->n_entries; i++)
             n += 8 + rh_entry_size(&m->entries[i]);
         return n;
     }
-    return 1 + 8 + rh_msg_size(m);
+    case RH_FRAME_V2_MSG_APP:
+    default:
+        return 1 + 8 + rh_msg_size(m);
+    }
 }
 
 size_t rh_stream_encode(rh_stream_encoder *e, const rh_msg *m, uint8_t *out)
 {
     uint8_t *p = out;
-    if (e->kind == RH_STREAM_MESSAGE) {
+    enum rh_stream_frame f = rh_stream_frame_pick(e, m);
+    switch (f) {
+    case RH_FRAME_MESSAGE: {
         size_t n = rh_msg_size(m);
         pb_put_be64(p, n);
         return 8 + rh_msg_encode(m, p + 8);
     }
-    if (rh_msg_is_link_heartbeat(m)) {
+    case RH_FRAME_V2_HEARTBEAT:
         *p = RH_APPV2_LINK_HEARTBEAT;
         return 1;
-    }
-    if (is_app_entries(e, m)) {
+    case RH_FRAME_V2_APP_ENTRIES:
         *p++ = RH_APPV2_APP_ENTRIES;
         pb_put_be64(p, m->n_entries);
         p += 8;
@@ -86,16 +109,18 @@ size_t rh_stream_encode(rh_stream_encoder *e, const rh_msg *m, uint8_t *out)
         }
         pb_put_be64(p, m->commit);
         p += 8;
-        e->index += m->n_entries;
-        return (size_t)(p - out);
+        break;
+    case RH_FRAME_V2_MSG_APP:
+    default: {
+        *p++ = RH_APPV2_MSG_APP;
+        size_t n = rh_msg_size(m);
+        pb_put_be64(p, n);
+        p += 8;
+        p += rh_msg_encode(m, p);
+        break;
     }
-    *p++ = RH_APPV2_MSG_APP;
-    size_t n = rh_msg_size(m);
-    pb_put_be64(p, n);
-    p += 8;
-    p += rh_msg_encode(m, p);
-    e->term = m->term;
-    e->index = m->n_entries ? m->entries[m->n_entries - 1].index : m->index;
+    }
+    rh_stream_encoder_advance(e, m, f);
     return (size_t)(p - out);
 }
 
