@@ -1,0 +1,137 @@
+/*
+ * rh_transport: etcd's rafthttp Transport in C.
+ *
+ * One event-loop thread owns every socket, timer and peer. Every function
+ * here may be called from any thread; calls that change state hand a command
+ * to the loop (a locked queue plus a wakeup) and return without waiting on
+ * the network. Received messages reach the application through the Raft
+ * callbacks on a separate delivery thread, fed by bounded per-peer queues
+ * (etcd's recvc and propc, 4096 each): a slow `process` fills them and
+ * further messages are dropped and reported, the loop never stalls.
+ *
+ * Ownership: rh_transport_send copies the messages it is given (the caller
+ * keeps its own). A message passed to `process` is valid until `process`
+ * returns; rh_msg_clone() it to keep it. Events passed to `on_event` are
+ * valid for the duration of the call.
+ */
+#ifndef RAFTHTTP_TRANSPORT_H
+#define RAFTHTTP_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rafthttp/raftpb.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* etcd's constants (rafthttp/peer.go, stream.go). */
+#define RH_CONN_READ_TIMEOUT_MS 5000   /* ConnReadTimeout */
+#define RH_CONN_WRITE_TIMEOUT_MS 5000  /* ConnWriteTimeout */
+#define RH_STREAM_BUF_SIZE 4096        /* streamBufSize: writer queue, messages */
+#define RH_RECV_BUF_SIZE 4096          /* recvBufSize */
+#define RH_MAX_PENDING_PROPOSALS 4096  /* maxPendingProposals */
+/* Ours: the byte bound on a writer's queue (etcd has none; a leader stuck on
+ * a slow follower has queued gigabytes, etcd PR#22051). */
+#define RH_DEFAULT_QUEUE_BYTES (64u * 1024u * 1024u)
+
+typedef struct rh_transport rh_transport;
+
+/* The application's Raft, as etcd's rafthttp.Raft interface. Called on the
+ * delivery thread (process) or the loop thread (the others): keep them quick
+ * and do not call back into the transport's stop from them. */
+typedef struct rh_raft {
+    void *ctx;
+    /* 0 on success; nonzero is logged (and answered 500 on the pipeline) */
+    int (*process)(void *ctx, const rh_msg *m, const char *via);
+    bool (*is_id_removed)(void *ctx, uint64_t id);
+    void (*report_unreachable)(void *ctx, uint64_t id);
+    void (*report_snapshot)(void *ctx, uint64_t id, bool finished);
+} rh_raft;
+
+/* Things that happened, for logs and the node command's events. */
+enum rh_event_kind {
+    RH_EV_PEER_ACTIVE,   /* peer, text: none */
+    RH_EV_PEER_INACTIVE, /* peer, text: reason */
+    RH_EV_DROPPED,       /* peer, msg_type, text: reason */
+    RH_EV_CRITICAL,      /* text: error (etcd's ErrorC), e.g. "member removed" */
+    RH_EV_SENT,          /* peer, msg_type, via: a message was written */
+};
+
+typedef struct rh_event {
+    int kind;             /* rh_event_kind */
+    uint64_t peer;        /* the peer concerned, 0 when none */
+    int32_t msg_type;     /* RH_EV_DROPPED / RH_EV_SENT */
+    const char *via;      /* "streamMsg", "streamMsgAppV2", "pipeline", ... */
+    const char *text;     /* reason or error text, may be NULL */
+} rh_event;
+
+typedef struct rh_transport_config {
+    uint64_t id;                  /* local member ID */
+    uint64_t cluster_id;          /* cluster ID */
+    const char *const *listen;    /* URLs to serve on (http://host:port) */
+    size_t n_listen;
+    const char *const *advertise; /* URLs sent in X-PeerURLs (default: listen) */
+    size_t n_advertise;
+    const char *server_version;   /* X-Server-Version, default "3.4.23" */
+    const char *min_cluster_version; /* X-Min-Cluster-Version, default "3.0.0" */
+    int dial_timeout_ms;          /* default 1000 */
+    int dial_retry_ms;            /* minimum gap between stream redials, default 100 */
+    size_t queue_bytes;           /* writer queue byte bound, default RH_DEFAULT_QUEUE_BYTES */
+    uint64_t max_frame;           /* stream frame limit, default 512 MiB */
+    size_t max_head;              /* request head limit, default 64 KiB */
+    rh_raft raft;                 /* required: process */
+    void (*on_event)(void *ctx, const rh_event *ev); /* optional, loop thread */
+    void *event_ctx;
+} rh_transport_config;
+
+/* Returns NULL with a message in err (if given) on a bad config or a port
+ * that cannot be bound (listening starts here, so callers learn at once). */
+rh_transport *rh_transport_new(const rh_transport_config *cfg, char *err, size_t errlen);
+/* Starts the loop and delivery threads. 0 or a negative errno. */
+int rh_transport_start(rh_transport *t);
+/* Stops everything, joins the threads and frees t. Safe with traffic in flight. */
+void rh_transport_free(rh_transport *t);
+
+/* The port a listen URL actually bound (useful with port 0), 0 if none. */
+int rh_transport_listen_port(const rh_transport *t, size_t i);
+
+int rh_transport_add_peer(rh_transport *t, uint64_t id, const char *const *urls, size_t n);
+int rh_transport_remove_peer(rh_transport *t, uint64_t id);
+int rh_transport_remove_all_peers(rh_transport *t);
+int rh_transport_update_peer(rh_transport *t, uint64_t id, const char *const *urls, size_t n);
+int rh_transport_add_remote(rh_transport *t, uint64_t id, const char *const *urls, size_t n);
+
+/* Copies msgs and queues them; messages to 0 are ignored, to unknown IDs
+ * logged at debug level and dropped. */
+int rh_transport_send(rh_transport *t, const rh_msg *msgs, size_t n);
+
+void rh_transport_cut_peer(rh_transport *t, uint64_t id);
+void rh_transport_mend_peer(rh_transport *t, uint64_t id);
+void rh_transport_pause(rh_transport *t);
+void rh_transport_resume(rh_transport *t);
+
+/* Status snapshot, filled on the loop thread. */
+typedef struct rh_peer_status {
+    uint64_t id;
+    bool active;
+    int64_t active_since_ns; /* CLOCK_REALTIME ns, 0 when inactive */
+    char urls[512];          /* comma-separated */
+} rh_peer_status;
+
+/* Fills up to max entries, returns the number of peers. */
+size_t rh_transport_status(rh_transport *t, rh_peer_status *out, size_t max);
+/* CLOCK_REALTIME ns since the peer became active; 0 when not active. */
+int64_t rh_transport_active_since(rh_transport *t, uint64_t id);
+size_t rh_transport_active_peers(rh_transport *t);
+
+/* Prometheus text of the transport's metrics into buf; returns the length
+ * it needs (may exceed cap: then call again with more). */
+size_t rh_transport_metrics(rh_transport *t, char *buf, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

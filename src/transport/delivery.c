@@ -1,0 +1,153 @@
+/*
+ * Delivery of received messages to the application's `process`.
+ *
+ * The loop thread pushes batches (one lock per batch); a delivery thread
+ * pops batches and calls `process` outside the lock, so a slow application
+ * delays only this thread. Per peer, at most RH_RECV_BUF_SIZE messages and
+ * RH_MAX_PENDING_PROPOSALS proposals wait (etcd's recvc and propc); past that
+ * the loop drops, counts and reports, as etcd's streamReader does.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "transport/internal.h"
+
+#define POP_BATCH 256
+
+static delivery_count *count_for(delivery *d, uint64_t id)
+{
+    for (size_t i = 0; i < d->n_counts; i++)
+        if (d->counts[i].id == id)
+            return &d->counts[i];
+    if (d->n_counts == d->cap_counts) {
+        size_t cap = d->cap_counts ? d->cap_counts * 2 : 8;
+        delivery_count *nc = realloc(d->counts, cap * sizeof(*nc));
+        if (!nc)
+            return NULL;
+        d->counts = nc;
+        d->cap_counts = cap;
+    }
+    delivery_count *c = &d->counts[d->n_counts++];
+    memset(c, 0, sizeof(*c));
+    c->id = id;
+    return c;
+}
+
+static bool ring_grow(delivery *d)
+{
+    size_t cap = d->cap ? d->cap * 2 : 1024;
+    delivery_item *ni = malloc(cap * sizeof(*ni));
+    if (!ni)
+        return false;
+    for (size_t i = 0; i < d->len; i++)
+        ni[i] = d->items[(d->head + i) % d->cap];
+    free(d->items);
+    d->items = ni;
+    d->cap = cap;
+    d->head = 0;
+    return true;
+}
+
+size_t delivery_push(rh_transport *t, uint64_t from, rh_msg **msgs, const char **via,
+                     size_t n, bool *accepted)
+{
+    delivery *d = &t->dq;
+    size_t ok = 0;
+    pthread_mutex_lock(&d->mu);
+    delivery_count *c = count_for(d, from);
+    for (size_t i = 0; i < n; i++) {
+        bool prop = msgs[i]->type == RH_MSG_PROP;
+        accepted[i] = false;
+        if (!c || d->stopping)
+            continue;
+        if (prop ? c->prop >= RH_MAX_PENDING_PROPOSALS : c->recv >= RH_RECV_BUF_SIZE)
+            continue;
+        if (d->len == d->cap && !ring_grow(d))
+            continue;
+        d->items[(d->head + d->len) % d->cap] =
+            (delivery_item){.m = msgs[i], .via = via[i], .from = from, .prop = prop};
+        d->len++;
+        if (prop)
+            c->prop++;
+        else
+            c->recv++;
+        accepted[i] = true;
+        ok++;
+    }
+    if (ok)
+        pthread_cond_signal(&d->cond);
+    pthread_mutex_unlock(&d->mu);
+    return ok;
+}
+
+static void *delivery_main(void *arg)
+{
+    rh_transport *t = arg;
+    delivery *d = &t->dq;
+    delivery_item batch[POP_BATCH];
+    for (;;) {
+        pthread_mutex_lock(&d->mu);
+        while (d->len == 0 && !d->stopping)
+            pthread_cond_wait(&d->cond, &d->mu);
+        if (d->stopping && d->len == 0) {
+            pthread_mutex_unlock(&d->mu);
+            return NULL;
+        }
+        size_t n = 0;
+        while (d->len && n < POP_BATCH) {
+            delivery_item it = d->items[d->head];
+            d->head = (d->head + 1) % d->cap;
+            d->len--;
+            delivery_count *c = count_for(d, it.from);
+            if (c) {
+                if (it.prop)
+                    c->prop--;
+                else
+                    c->recv--;
+            }
+            batch[n++] = it;
+        }
+        bool stopping = d->stopping;
+        pthread_mutex_unlock(&d->mu);
+        for (size_t i = 0; i < n; i++) {
+            /* after stop was asked, remaining messages are released unseen */
+            if (!stopping && t->cfg.raft.process &&
+                t->cfg.raft.process(t->cfg.raft.ctx, batch[i].m, batch[i].via) != 0)
+                rh_logf(RH_LOG_WARN, "process of %s from %016llx failed",
+                        rh_msg_type_name(batch[i].m->type) ? rh_msg_type_name(batch[i].m->type)
+                                                           : "message",
+                        (unsigned long long)batch[i].from);
+            rh_msg_free(batch[i].m);
+        }
+    }
+}
+
+int delivery_start(rh_transport *t)
+{
+    delivery *d = &t->dq;
+    int rc = pthread_create(&d->thread, NULL, delivery_main, t);
+    if (rc == 0)
+        d->started = true;
+    return -rc;
+}
+
+void delivery_stop(rh_transport *t)
+{
+    delivery *d = &t->dq;
+    pthread_mutex_lock(&d->mu);
+    d->stopping = true;
+    pthread_cond_signal(&d->cond);
+    pthread_mutex_unlock(&d->mu);
+    if (d->started)
+        pthread_join(d->thread, NULL);
+    d->started = false;
+    while (d->len) {
+        rh_msg_free(d->items[d->head].m);
+        d->head = (d->head + 1) % d->cap;
+        d->len--;
+    }
+    free(d->items);
+    free(d->counts);
+    d->items = NULL;
+    d->counts = NULL;
+}

@@ -1,0 +1,224 @@
+/*
+ * Transport internals, shared by the files of src/transport/ only.
+ *
+ * Threads: the loop thread owns everything below except the fields marked
+ * [mu] (guarded by rh_transport.mu, touched by API callers) and the
+ * delivery queues (guarded by delivery.mu, shared with the delivery thread).
+ */
+#ifndef RH_TRANSPORT_INTERNAL_H
+#define RH_TRANSPORT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "http/http.h"
+#include "rafthttp/stream_codec.h"
+#include "rafthttp/transport.h"
+
+/* ---- logging ------------------------------------------------------------ */
+
+enum { RH_LOG_DEBUG, RH_LOG_INFO, RH_LOG_WARN, RH_LOG_ERROR };
+extern int rh_log_level; /* messages below it are not printed */
+void rh_logf(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- small helpers ------------------------------------------------------ */
+
+int64_t rh_now_ms(void);       /* CLOCK_MONOTONIC */
+int64_t rh_realtime_ns(void);  /* CLOCK_REALTIME */
+void rh_id_str(uint64_t id, char out[17]);
+
+/* A parsed http://host:port URL. */
+typedef struct rh_url {
+    char host[256];
+    char port[8];
+} rh_url;
+int rh_url_parse(const char *url, rh_url *out, char *err, size_t errlen);
+/* TCP keepalive and TCP_USER_TIMEOUT: half-open links are found even when
+ * no read is pending (ours; etcd relies on Go's 30 s keepalive). */
+void rh_socket_tune(evutil_socket_t fd);
+
+/* ---- per-peer queues ------------------------------------------------------ */
+
+typedef struct msgq_item {
+    rh_msg *m;     /* owned clone */
+    uint32_t size; /* rh_msg_size, for the byte bound */
+} msgq_item;
+
+/* Bounded ring of owned messages: count (cap) and bytes (max_bytes). */
+typedef struct msgq {
+    msgq_item *items; /* cap entries, owned */
+    size_t cap, head, len;
+    size_t bytes, max_bytes;
+} msgq;
+
+int msgq_init(msgq *q, size_t cap, size_t max_bytes);
+void msgq_free(msgq *q);      /* frees queued messages too */
+void msgq_clear(msgq *q);     /* frees queued messages */
+bool msgq_push(msgq *q, rh_msg *m, size_t size); /* false when full */
+rh_msg *msgq_pop(msgq *q);
+
+/* ---- stream writer / reader ------------------------------------------------ */
+
+struct peer;
+
+typedef struct stream_writer {
+    struct peer *p;
+    int kind;                 /* rh_stream_kind */
+    struct bufferevent *bev;  /* attached connection, owned; NULL if none */
+    rh_stream_encoder enc;    /* state for the attached connection */
+    msgq q;                   /* streamBufSize messages, queue_bytes bytes */
+    struct event *tick;       /* link heartbeat timer, ConnReadTimeout/3 */
+    bool wrote_since_tick;    /* something went out since the last tick */
+} stream_writer;
+
+enum reader_state {
+    R_STOPPED,    /* not running (peer being removed, transport stopping) */
+    R_WAIT,       /* waiting for the redial timer */
+    R_CONNECTING, /* TCP connect in progress */
+    R_HEAD,       /* request sent, reading the response head */
+    R_ERRBODY,    /* reading a small error body (412) */
+    R_BODY,       /* 200: decoding the stream */
+};
+
+typedef struct stream_reader {
+    struct peer *p;
+    int kind;                   /* rh_stream_kind */
+    int state;                  /* reader_state */
+    struct bufferevent *bev;    /* connection, owned */
+    struct event *timer;        /* redial timer */
+    int64_t last_dial_ms;       /* when the last dial started */
+    size_t url;                 /* index of the URL dialed */
+    rh_http_parser hp;          /* response head parser */
+    rh_http_header hdrs[32];    /* its fields */
+    rh_http_response resp;      /* the parsed head */
+    rh_http_body body;          /* how the body is framed */
+    rh_http_chunked chunked;    /* chunked decoder */
+    uint64_t body_left;         /* RH_HTTP_BODY_LENGTH: bytes still expected */
+    rh_stream_decoder *dec;     /* stream decoder for this connection */
+} stream_reader;
+
+/* ---- peer --------------------------------------------------------------------- */
+
+typedef struct peer {
+    rh_transport *t;
+    uint64_t id;
+    char **urls;              /* owned strings */
+    size_t n_urls;
+    size_t pick;              /* URL in use (the picker) */
+    bool paused;              /* cut or transport paused: drop both ways */
+    bool active;              /* peer status */
+    int64_t active_since_ns;  /* CLOCK_REALTIME */
+    stream_writer w[2];       /* by rh_stream_kind */
+    stream_reader r[2];
+    struct peer *next;
+    /* metrics */
+    uint64_t sent_bytes, recv_bytes, sent_failures, recv_failures;
+    uint64_t disconnected;
+} peer;
+
+void peer_activate(peer *p);
+void peer_deactivate(peer *p, const char *source, const char *action,
+                     const char *why);
+void peer_route_received(peer *p, rh_msg **batch, const char **via, size_t n);
+peer *transport_find_peer(rh_transport *t, uint64_t id);
+
+void writer_init(stream_writer *w, peer *p, int kind);
+void writer_attach(stream_writer *w, struct bufferevent *bev);
+/* Takes ownership of m. */
+void writer_send(stream_writer *w, rh_msg *m, size_t size);
+void writer_close(stream_writer *w, const char *why);
+void writer_free(stream_writer *w);
+static inline bool writer_attached(const stream_writer *w)
+{
+    return w->bev != NULL;
+}
+
+void reader_init(stream_reader *r, peer *p, int kind);
+void reader_start(stream_reader *r); /* schedule a dial now */
+void reader_stop(stream_reader *r);
+
+/* ---- delivery to the application ----------------------------------------------- */
+
+typedef struct delivery_item {
+    rh_msg *m;       /* owned */
+    const char *via; /* static string */
+    uint64_t from;   /* the peer whose queue it counts in */
+    bool prop;       /* proposal queue */
+} delivery_item;
+
+typedef struct delivery_count {
+    uint64_t id;
+    uint32_t recv, prop; /* queued now, per etcd's recvc / propc */
+} delivery_count;
+
+typedef struct delivery {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    delivery_item *items; /* ring, grown as needed (bounded by the counts) */
+    size_t cap, head, len;
+    delivery_count *counts; /* per peer, small */
+    size_t n_counts, cap_counts;
+    bool stopping;
+    pthread_t thread;
+    bool started;
+} delivery;
+
+/* ---- transport ------------------------------------------------------------------ */
+
+typedef struct cmd cmd;
+
+typedef struct server_conn server_conn;
+
+struct rh_transport {
+    rh_transport_config cfg;     /* copy; strings below are owned copies */
+    char **listen, **advertise;
+    size_t n_listen, n_advertise;
+    char *peer_urls_header;      /* X-PeerURLs value */
+    char id_str[17], cid_str[17];
+    char server_version[32], min_cluster_version[32];
+
+    struct event_base *base;
+    struct evconnlistener **listeners;
+    int *ports;
+    struct event *wake;          /* activated by API callers */
+    pthread_t loop_thread;
+    bool started;
+
+    pthread_mutex_t mu;          /* guards cmds, status and stop */
+    cmd *cmds_head, *cmds_tail;  /* [mu] pending commands */
+    bool stop;                   /* [mu] */
+    rh_peer_status *status;      /* [mu] snapshot for rh_transport_status */
+    size_t n_status, cap_status; /* [mu] */
+    size_t n_active;             /* [mu] */
+
+    peer *peers;                 /* loop thread */
+    server_conn *conns;          /* accepted, not yet handed to a writer */
+    bool paused;                 /* pause(): every peer paused */
+    delivery dq;
+};
+
+void transport_emit(rh_transport *t, int kind, uint64_t peer_id, int32_t type,
+                    const char *via, const char *text);
+void transport_status_changed(rh_transport *t);
+
+/* server.c */
+int server_listen(rh_transport *t, char *err, size_t errlen);
+void server_close_all(rh_transport *t);
+
+/* delivery.c */
+int delivery_start(rh_transport *t);
+void delivery_stop(rh_transport *t);
+/* Queues n owned messages from one peer; returns how many were accepted (in
+ * order); the caller drops the rest. */
+size_t delivery_push(rh_transport *t, uint64_t from, rh_msg **msgs,
+                     const char **via, size_t n, bool *accepted);
+
+/* version checks as etcd: "X.Y[.Z]" with an optional leading v */
+bool rh_version_parse(const char *s, size_t len, int *major, int *minor);
+
+#endif

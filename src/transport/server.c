@@ -1,0 +1,362 @@
+/*
+ * The peer-facing HTTP server: accepts connections, reads one request head
+ * (bounded in size and in time), and routes it.
+ *
+ * Stream requests are checked exactly in etcd's order (method, version,
+ * cluster ID, path, sender ID, removed, known peer, X-Raft-To); on success
+ * the 200 head goes out at once and the connection is handed to the peer's
+ * writer of that type, which owns it from then on. Everything else gets a
+ * small response and the connection is closed (etcd's peers open a new
+ * connection per stream; keep-alive for the pipeline comes with it).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "transport/internal.h"
+
+#define HEAD_TIMEOUT_S 10 /* request head must arrive within (our spec) */
+
+struct server_conn {
+    rh_transport *t;
+    struct bufferevent *bev;
+    rh_http_parser hp;
+    rh_http_header hdrs[RH_HTTP_DEFAULT_MAX_HEADERS];
+    server_conn *next, *prev;
+    bool closing; /* response queued; free once written */
+};
+
+static void conn_unlink(server_conn *c)
+{
+    rh_transport *t = c->t;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        t->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+}
+
+static void conn_free(server_conn *c)
+{
+    conn_unlink(c);
+    if (c->bev)
+        bufferevent_free(c->bev);
+    free(c);
+}
+
+static void on_written(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    server_conn *c = arg;
+    if (c->closing)
+        conn_free(c);
+}
+
+/* Sends a response with headers + Go's http.Error body form, then closes. */
+static void respond(server_conn *c, int status, const rh_http_header *extra, size_t n_extra,
+                    const char *content_type, const char *body, size_t body_len)
+{
+    rh_transport *t = c->t;
+    rh_http_header h[16];
+    size_t n = 0;
+    char len[32];
+    snprintf(len, sizeof(len), "%zu", body_len);
+    for (size_t i = 0; i < n_extra && n < 10; i++)
+        h[n++] = extra[i];
+    if (content_type) {
+        h[n++] = rh_http_header_make("Content-Type", content_type);
+        if (!strncmp(content_type, "text/plain", 10))
+            h[n++] = rh_http_header_make("X-Content-Type-Options", "nosniff");
+    }
+    h[n++] = rh_http_header_make("X-Etcd-Cluster-ID", t->cid_str);
+    h[n++] = rh_http_header_make("Content-Length", len);
+    h[n++] = rh_http_header_make("Connection", "close");
+    char head[1024];
+    size_t hl = rh_http_write_response_head(head, sizeof(head), status, h, n);
+    if (hl == 0 || hl > sizeof(head)) {
+        conn_free(c);
+        return;
+    }
+    bufferevent_write(c->bev, head, hl);
+    if (body_len)
+        bufferevent_write(c->bev, body, body_len);
+    c->closing = true;
+    bufferevent_disable(c->bev, EV_READ);
+    bufferevent_setcb(c->bev, NULL, on_written, NULL, c);
+    bufferevent_enable(c->bev, EV_WRITE);
+}
+
+/* Go's http.Error: text/plain, the message and a newline. */
+static void http_error(server_conn *c, int status, const char *msg,
+                       const rh_http_header *extra, size_t n_extra)
+{
+    char body[256];
+    int n = snprintf(body, sizeof(body), "%s\n", msg);
+    respond(c, status, extra, n_extra, "text/plain; charset=utf-8", body, (size_t)n);
+}
+
+static bool header_eq(const rh_http_request *req, const char *name, const char *want)
+{
+    const rh_http_header *h = rh_http_header_find(req->headers, req->num_headers, name);
+    size_t wl = strlen(want);
+    return h && h->value.len == wl && memcmp(h->value.ptr, want, wl) == 0;
+}
+
+/* etcd's checkVersionCompatibility with lenient parsing. */
+static bool version_compatible(rh_transport *t, const rh_http_request *req)
+{
+    int rmaj = 2, rmin = 0, cmaj = 2, cmin = 0, lmaj, lmin, mmaj, mmin;
+    const rh_http_header *sv = rh_http_header_find(req->headers, req->num_headers,
+                                                   "X-Server-Version");
+    const rh_http_header *mv = rh_http_header_find(req->headers, req->num_headers,
+                                                   "X-Min-Cluster-Version");
+    if (sv && sv->value.len && !rh_version_parse(sv->value.ptr, sv->value.len, &rmaj, &rmin))
+        return false;
+    if (mv && mv->value.len && !rh_version_parse(mv->value.ptr, mv->value.len, &cmaj, &cmin))
+        return false;
+    if (!rh_version_parse(t->server_version, strlen(t->server_version), &lmaj, &lmin) ||
+        !rh_version_parse(t->min_cluster_version, strlen(t->min_cluster_version), &mmaj,
+                          &mmin))
+        return true;
+    /* remote server older than our minimum cluster version */
+    if (rmaj < mmaj || (rmaj == mmaj && rmin < mmin))
+        return false;
+    /* remote requires a cluster newer than us */
+    if (cmaj > lmaj || (cmaj == lmaj && cmin > lmin))
+        return false;
+    return true;
+}
+
+static void serve_stream(server_conn *c, const rh_http_request *req, rh_http_span path)
+{
+    rh_transport *t = c->t;
+    rh_http_header vh[] = {rh_http_header_make("X-Server-Version", t->server_version)};
+    if (!rh_http_span_eq_nocase(req->method, "GET") || req->method.len != 3 ||
+        memcmp(req->method.ptr, "GET", 3) != 0) {
+        rh_http_header allow[] = {rh_http_header_make("Allow", "GET")};
+        http_error(c, 405, "Method Not Allowed", allow, 1);
+        return;
+    }
+    if (!version_compatible(t, req)) {
+        rh_logf(RH_LOG_WARN, "refused stream request: incompatible version");
+        http_error(c, 412, "incompatible version", vh, 1);
+        return;
+    }
+    if (!header_eq(req, "X-Etcd-Cluster-ID", t->cid_str)) {
+        rh_logf(RH_LOG_WARN, "refused stream request: cluster ID mismatch");
+        http_error(c, 412, "cluster ID mismatch", vh, 1);
+        return;
+    }
+    rh_http_span dir, base;
+    int kind;
+    if (rh_http_path_split_last(path, &dir, &base) != 0) {
+        http_error(c, 404, "invalid path", vh, 1);
+        return;
+    }
+    if (dir.len == strlen(RH_HTTP_PATH_STREAM_MSGAPP) &&
+        !memcmp(dir.ptr, RH_HTTP_PATH_STREAM_MSGAPP, dir.len))
+        kind = RH_STREAM_MSGAPPV2;
+    else if (dir.len == strlen(RH_HTTP_PATH_STREAM_MESSAGE) &&
+             !memcmp(dir.ptr, RH_HTTP_PATH_STREAM_MESSAGE, dir.len))
+        kind = RH_STREAM_MESSAGE;
+    else {
+        http_error(c, 404, "invalid path", vh, 1);
+        return;
+    }
+    uint64_t from;
+    if (rh_http_parse_id(base.ptr, base.len, &from) != 0) {
+        rh_logf(RH_LOG_WARN, "refused stream request: bad sender ID in %.*s",
+                (int)path.len, path.ptr);
+        http_error(c, 404, "invalid from", vh, 1);
+        return;
+    }
+    if (t->cfg.raft.is_id_removed && t->cfg.raft.is_id_removed(t->cfg.raft.ctx, from)) {
+        rh_logf(RH_LOG_WARN, "refused stream from %016llx: member was removed",
+                (unsigned long long)from);
+        http_error(c, 410, "removed member", vh, 1);
+        return;
+    }
+    peer *p = transport_find_peer(t, from);
+    if (!p) {
+        rh_logf(RH_LOG_WARN, "refused stream from %016llx: not a peer of cluster %s",
+                (unsigned long long)from, t->cid_str);
+        http_error(c, 404, "error sender not found", vh, 1);
+        return;
+    }
+    if (!header_eq(req, "X-Raft-To", t->id_str)) {
+        rh_logf(RH_LOG_WARN, "refused stream from %016llx: X-Raft-To is not %s",
+                (unsigned long long)from, t->id_str);
+        http_error(c, 412, "to field mismatch", vh, 1);
+        return;
+    }
+    rh_http_header h[] = {
+        rh_http_header_make("X-Server-Version", t->server_version),
+        rh_http_header_make("X-Etcd-Cluster-ID", t->cid_str),
+        rh_http_header_make("Transfer-Encoding", "chunked"),
+    };
+    char head[512];
+    size_t hl = rh_http_write_response_head(head, sizeof(head), 200, h, 3);
+    struct bufferevent *bev = c->bev;
+    c->bev = NULL;
+    conn_free(c);
+    bufferevent_set_timeouts(bev, NULL, NULL);
+    bufferevent_write(bev, head, hl);
+    writer_attach(&p->w[kind], bev);
+}
+
+static void serve_other(server_conn *c, const rh_http_request *req, rh_http_span path)
+{
+    rh_transport *t = c->t;
+    bool get = req->method.len == 3 && !memcmp(req->method.ptr, "GET", 3);
+    if (get && path.len == strlen(RH_HTTP_PATH_VERSION) &&
+        !memcmp(path.ptr, RH_HTTP_PATH_VERSION, path.len)) {
+        char body[128];
+        int maj = 3, min = 0;
+        rh_version_parse(t->server_version, strlen(t->server_version), &maj, &min);
+        int n = snprintf(body, sizeof(body),
+                         "{\"etcdserver\":\"%s\",\"etcdcluster\":\"%d.%d.0\"}",
+                         t->server_version, maj, min);
+        respond(c, 200, NULL, 0, "application/json", body, (size_t)n);
+        return;
+    }
+    if (get && path.len == strlen(RH_HTTP_PATH_METRICS) &&
+        !memcmp(path.ptr, RH_HTTP_PATH_METRICS, path.len)) {
+        size_t need = rh_transport_metrics(t, NULL, 0);
+        char *body = malloc(need + 1);
+        if (!body) {
+            http_error(c, 500, "out of memory", NULL, 0);
+            return;
+        }
+        rh_transport_metrics(t, body, need + 1);
+        respond(c, 200, NULL, 0, "text/plain; version=0.0.4", body, need);
+        free(body);
+        return;
+    }
+    http_error(c, 404, "404 page not found", NULL, 0);
+}
+
+static void on_conn_read(struct bufferevent *bev, void *arg)
+{
+    server_conn *c = arg;
+    rh_transport *t = c->t;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    size_t len = evbuffer_get_length(in);
+    size_t max = t->cfg.max_head + 1;
+    if (len > max)
+        len = max;
+    const char *buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
+    rh_http_request req;
+    rh_err err;
+    int rc = rh_http_parse_request(&c->hp, buf, len, &req, &err);
+    if (rc == 0)
+        return;
+    if (rc < 0) {
+        int status = rh_http_error_status(rc);
+        rh_logf(RH_LOG_WARN, "bad request from a peer connection: %s", err.msg);
+        http_error(c, status ? status : 400, rh_http_strerror(rc), NULL, 0);
+        return;
+    }
+    rh_http_span path, query;
+    if (rh_http_target_split(req.target, &path, &query) != 0) {
+        http_error(c, 400, "bad request target", NULL, 0);
+        return;
+    }
+    /* the head is consumed; whatever follows is ignored (GET has no body) */
+    static const char prefix[] = RH_HTTP_PATH_STREAM "/";
+    if (path.len >= sizeof(prefix) - 1 && !memcmp(path.ptr, prefix, sizeof(prefix) - 1)) {
+        serve_stream(c, &req, path);
+        return;
+    }
+    serve_other(c, &req, path);
+}
+
+static void on_conn_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    server_conn *c = arg;
+    if (what & BEV_EVENT_TIMEOUT)
+        rh_logf(RH_LOG_INFO, "closed a peer connection: request head not complete in %ds",
+                HEAD_TIMEOUT_S);
+    conn_free(c);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                      int socklen, void *arg)
+{
+    (void)l;
+    (void)sa;
+    (void)socklen;
+    rh_transport *t = arg;
+    server_conn *c = calloc(1, sizeof(*c));
+    if (!c) {
+        evutil_closesocket(fd);
+        return;
+    }
+    rh_socket_tune(fd);
+    c->t = t;
+    c->bev = bufferevent_socket_new(t->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->next = t->conns;
+    if (t->conns)
+        t->conns->prev = c;
+    t->conns = c;
+    rh_http_parser_init(&c->hp, c->hdrs, RH_HTTP_DEFAULT_MAX_HEADERS, t->cfg.max_head);
+    bufferevent_setcb(c->bev, on_conn_read, NULL, on_conn_event, c);
+    struct timeval ht = {HEAD_TIMEOUT_S, 0};
+    bufferevent_set_timeouts(c->bev, &ht, &ht);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+int server_listen(rh_transport *t, char *err, size_t errlen)
+{
+    t->listeners = calloc(t->n_listen, sizeof(*t->listeners));
+    t->ports = calloc(t->n_listen, sizeof(*t->ports));
+    if (!t->listeners || !t->ports) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < t->n_listen; i++) {
+        rh_url u;
+        if (rh_url_parse(t->listen[i], &u, err, errlen) != 0)
+            return -1;
+        struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                                        .ai_flags = EVUTIL_AI_PASSIVE},
+                               *ai = NULL;
+        if (evutil_getaddrinfo(u.host, u.port, &hints, &ai) != 0 || !ai) {
+            snprintf(err, errlen, "%s: cannot resolve %s", t->listen[i], u.host);
+            return -1;
+        }
+        t->listeners[i] = evconnlistener_new_bind(
+            t->base, on_accept, t, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 128,
+            ai->ai_addr, (int)ai->ai_addrlen);
+        evutil_freeaddrinfo(ai);
+        if (!t->listeners[i]) {
+            snprintf(err, errlen, "%s: cannot listen: %s", t->listen[i],
+                     evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+            return -1;
+        }
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        if (getsockname(evconnlistener_get_fd(t->listeners[i]), (struct sockaddr *)&ss,
+                        &sl) == 0)
+            t->ports[i] = ntohs(ss.ss_family == AF_INET6
+                                    ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                    : ((struct sockaddr_in *)&ss)->sin_port);
+    }
+    return 0;
+}
+
+void server_close_all(rh_transport *t)
+{
+    for (size_t i = 0; t->listeners && i < t->n_listen; i++)
+        if (t->listeners[i])
+            evconnlistener_free(t->listeners[i]);
+    free(t->listeners);
+    t->listeners = NULL;
+    while (t->conns)
+        conn_free(t->conns);
+}

@@ -1,0 +1,468 @@
+/*
+ * streamReader: the dialing side of a stream.
+ *
+ * Happy path: connect to the peer's current URL (dial timeout), send
+ * `GET /raft/stream/<type>/<our id>` with etcd's headers, read a 200 head,
+ * then decode the body (chunked from Go's server, or identity) frame by frame
+ * and route each message: link heartbeats dropped, MsgProp to the proposal
+ * queue, the rest to the receive queue. A 5 s read timeout catches a silent
+ * peer (the writer sends a link heartbeat every 1.67 s).
+ *
+ * Failure: a failed dial rotates to the next URL and marks the peer inactive;
+ * 410 is etcd's "member removed" critical error; 404 and 412 are logged with
+ * their reason; a broken body marks the peer inactive. Every way out goes
+ * back to R_WAIT, and the next dial starts no sooner than dial_retry after
+ * the previous one (etcd's rate limiter), with jitter after repeated
+ * failures.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "transport/internal.h"
+
+#define ERRBODY_MAX 4096 /* bytes of a 412 body we read */
+
+static const char *via_name(int kind)
+{
+    return kind == RH_STREAM_MSGAPPV2 ? "streamMsgAppV2" : "streamMsg";
+}
+
+static const char *path_of(int kind)
+{
+    return kind == RH_STREAM_MSGAPPV2 ? RH_HTTP_PATH_STREAM_MSGAPP
+                                      : RH_HTTP_PATH_STREAM_MESSAGE;
+}
+
+static const char *source_of(int kind)
+{
+    return kind == RH_STREAM_MSGAPPV2 ? "stream MsgApp v2 reader"
+                                      : "stream Message reader";
+}
+
+static void schedule(stream_reader *r);
+
+static void drop_conn(stream_reader *r)
+{
+    if (r->bev) {
+        bufferevent_free(r->bev);
+        r->bev = NULL;
+    }
+    if (r->dec) {
+        rh_stream_decoder_free(r->dec);
+        r->dec = NULL;
+    }
+}
+
+/* Ends this connection attempt; the peer becomes inactive unless quiet. */
+static void finish(stream_reader *r, const char *action, const char *why, bool rotate)
+{
+    peer *p = r->p;
+    drop_conn(r);
+    if (rotate && p->n_urls > 1 && r->url == p->pick) {
+        p->pick = (p->pick + 1) % p->n_urls;
+        rh_logf(RH_LOG_INFO, "peer %016llx: switching to URL %s",
+                (unsigned long long)p->id, p->urls[p->pick]);
+    }
+    if (action)
+        peer_deactivate(p, source_of(r->kind), action, why);
+    schedule(r);
+}
+
+static void send_request(stream_reader *r)
+{
+    peer *p = r->p;
+    rh_transport *t = p->t;
+    char target[64], to[17];
+    snprintf(target, sizeof(target), "%s/%s", path_of(r->kind), t->id_str);
+    rh_id_str(p->id, to);
+    rh_url u;
+    char err[128];
+    rh_url_parse(p->urls[r->url], &u, err, sizeof(err));
+    char host[300];
+    snprintf(host, sizeof(host), "%s:%s", u.host, u.port);
+    rh_http_header h[] = {
+        rh_http_header_make("Host", host),
+        rh_http_header_make("User-Agent", "rafthttp-c"),
+        rh_http_header_make("X-Server-From", t->id_str),
+        rh_http_header_make("X-Server-Version", t->server_version),
+        rh_http_header_make("X-Min-Cluster-Version", t->min_cluster_version),
+        rh_http_header_make("X-Etcd-Cluster-ID", t->cid_str),
+        rh_http_header_make("X-Raft-To", to),
+        rh_http_header_make("X-PeerURLs", t->peer_urls_header),
+    };
+    char buf[2048];
+    size_t n = rh_http_write_request_head(buf, sizeof(buf), "GET", target, h,
+                                          sizeof(h) / sizeof(h[0]));
+    if (n == 0 || n > sizeof(buf)) {
+        finish(r, "dial", "cannot build request (URL too long?)", true);
+        return;
+    }
+    bufferevent_write(r->bev, buf, n);
+}
+
+/* Delivers decoded messages in batches: one lock per read callback. */
+#define BATCH 64
+
+static void flush_batch(stream_reader *r, rh_msg **batch, size_t *n)
+{
+    const char *via[BATCH];
+    for (size_t i = 0; i < *n; i++)
+        via[i] = via_name(r->kind);
+    peer_route_received(r->p, batch, via, *n);
+    *n = 0;
+}
+
+/* Feeds body payload to the stream decoder. Returns 0, or -1 after finish(). */
+static int feed_payload(stream_reader *r, const uint8_t *data, size_t len,
+                        rh_msg **batch, size_t *nb)
+{
+    while (len) {
+        size_t used;
+        rh_msg m;
+        rh_err err;
+        int rc = rh_stream_decoder_feed(r->dec, data, len, &used, &m, &err);
+        data += used;
+        len -= used;
+        if (rc < 0) {
+            char why[256];
+            snprintf(why, sizeof(why), "bad %s frame at stream offset %llu: %s",
+                     rh_stream_kind_name(r->kind), (unsigned long long)err.offset, err.msg);
+            rh_logf(RH_LOG_WARN, "peer %016llx: %s", (unsigned long long)r->p->id, why);
+            r->p->recv_failures++;
+            flush_batch(r, batch, nb);
+            finish(r, "read", why, false);
+            return -1;
+        }
+        if (rc == 1) {
+            r->p->recv_bytes += rh_msg_size(&m);
+            if (rh_msg_is_link_heartbeat(&m) || r->p->paused)
+                continue;
+            rh_msg *c = rh_msg_clone(&m);
+            if (!c)
+                continue;
+            batch[(*nb)++] = c;
+            if (*nb == BATCH)
+                flush_batch(r, batch, nb);
+        }
+    }
+    return 0;
+}
+
+static void read_body(stream_reader *r)
+{
+    struct evbuffer *in = bufferevent_get_input(r->bev);
+    rh_msg *batch[BATCH];
+    size_t nb = 0;
+    while (evbuffer_get_length(in) > 0) {
+        struct evbuffer_iovec v;
+        if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+            break;
+        const uint8_t *seg = v.iov_base;
+        size_t seglen = v.iov_len, off = 0;
+        while (off < seglen) {
+            if (r->body.kind == RH_HTTP_BODY_CHUNKED) {
+                size_t used, dlen = 0;
+                const uint8_t *data = NULL;
+                rh_err err;
+                int rc = rh_http_chunked_feed(&r->chunked, seg + off, seglen - off, &used,
+                                              &data, &dlen, &err);
+                off += used;
+                if (rc < 0) {
+                    flush_batch(r, batch, &nb);
+                    finish(r, "read", err.msg, false);
+                    return;
+                }
+                if (rc == RH_HTTP_CHUNK_DONE) {
+                    flush_batch(r, batch, &nb);
+                    finish(r, NULL, NULL, false); /* EOF: etcd does not deactivate */
+                    return;
+                }
+                if (rc == RH_HTTP_CHUNK_DATA &&
+                    feed_payload(r, data, dlen, batch, &nb) < 0)
+                    return;
+            } else {
+                size_t take = seglen - off;
+                if (r->body.kind == RH_HTTP_BODY_LENGTH && take > r->body_left)
+                    take = (size_t)r->body_left;
+                if (feed_payload(r, seg + off, take, batch, &nb) < 0)
+                    return;
+                off += take;
+                if (r->body.kind == RH_HTTP_BODY_LENGTH) {
+                    r->body_left -= take;
+                    if (!r->body_left) {
+                        flush_batch(r, batch, &nb);
+                        finish(r, NULL, NULL, false);
+                        return;
+                    }
+                }
+            }
+        }
+        evbuffer_drain(in, seglen);
+    }
+    flush_batch(r, batch, &nb);
+}
+
+/* Is the remote's X-Server-Version one that has this stream type? As etcd:
+ * missing means 2.0.0, which has no streams; older than us and below 2.1 has
+ * none either. */
+static bool stream_supported(const rh_http_response *res)
+{
+    const rh_http_header *h = rh_http_header_find(res->headers, res->num_headers,
+                                                  "X-Server-Version");
+    int maj = 2, min = 0;
+    if (h && !rh_version_parse(h->value.ptr, h->value.len, &maj, &min))
+        return true; /* unreadable: let the body tell */
+    return maj > 2 || (maj == 2 && min >= 1);
+}
+
+static void handle_head(stream_reader *r, size_t head_len)
+{
+    peer *p = r->p;
+    int status = r->resp.status;
+    /* the head's fields point into the input buffer: use them, then drain */
+    bool supported = stream_supported(&r->resp);
+    rh_err err;
+    int body_rc = rh_http_response_body(&r->resp, false, &r->body, &err);
+    evbuffer_drain(bufferevent_get_input(r->bev), head_len);
+    if (!supported) {
+        rh_logf(RH_LOG_WARN, "peer %016llx does not support stream %s",
+                (unsigned long long)p->id, rh_stream_kind_name(r->kind));
+        finish(r, NULL, NULL, true);
+        return;
+    }
+    switch (status) {
+    case 200:
+        if (body_rc != 0) {
+            finish(r, "dial", err.msg, true);
+            return;
+        }
+        r->body_left = r->body.length;
+        rh_http_chunked_init(&r->chunked, 0, 0);
+        {
+            rh_stream_decoder_opts o = {.kind = r->kind, .local = p->t->cfg.id,
+                                        .remote = p->id, .max_frame = p->t->cfg.max_frame};
+            r->dec = rh_stream_decoder_new(&o);
+        }
+        r->state = R_BODY;
+        rh_logf(RH_LOG_INFO, "established stream %s reader from peer %016llx",
+                rh_stream_kind_name(r->kind), (unsigned long long)p->id);
+        peer_activate(p);
+        read_body(r);
+        return;
+    case 410:
+        rh_logf(RH_LOG_ERROR, "peer %016llx says this member was removed from the cluster",
+                (unsigned long long)p->id);
+        transport_emit(p->t, RH_EV_CRITICAL, p->id, 0, NULL, "member removed");
+        finish(r, "dial", "member removed", true);
+        return;
+    case 404: {
+        char why[128];
+        snprintf(why, sizeof(why), "peer %016llx failed to find local node %s",
+                 (unsigned long long)p->id, p->t->id_str);
+        finish(r, "dial", why, true);
+        return;
+    }
+    case 412:
+        if (body_rc != 0 || r->body.kind == RH_HTTP_BODY_CHUNKED) {
+            /* a chunked 412 body is legal but etcd never sends one */
+            finish(r, "dial", "412 Precondition Failed", true);
+            return;
+        }
+        r->state = R_ERRBODY;
+        return;
+    default: {
+        char why[64];
+        snprintf(why, sizeof(why), "unhandled http status %d", status);
+        finish(r, "dial", why, true);
+        return;
+    }
+    }
+}
+
+static void read_errbody(stream_reader *r, bool eof)
+{
+    struct evbuffer *in = bufferevent_get_input(r->bev);
+    size_t have = evbuffer_get_length(in);
+    size_t want = r->body.kind == RH_HTTP_BODY_LENGTH && r->body.length < ERRBODY_MAX
+                      ? (size_t)r->body.length
+                      : ERRBODY_MAX;
+    if (have < want && !eof)
+        return;
+    if (have > want)
+        have = want;
+    char body[ERRBODY_MAX + 1];
+    evbuffer_remove(in, body, have);
+    body[have] = 0;
+    if (have && body[have - 1] == '\n')
+        body[--have] = 0;
+    char why[ERRBODY_MAX + 64];
+    if (!strcmp(body, "incompatible version") || !strcmp(body, "cluster ID mismatch"))
+        snprintf(why, sizeof(why), "%s", body);
+    else
+        snprintf(why, sizeof(why), "unhandled error \"%s\" when precondition failed", body);
+    rh_logf(RH_LOG_WARN, "peer %016llx refused stream %s: %s", (unsigned long long)r->p->id,
+            rh_stream_kind_name(r->kind), why);
+    finish(r, "dial", why, true);
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+    stream_reader *r = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    if (r->state == R_HEAD) {
+        size_t len = evbuffer_get_length(in);
+        if (len > RH_HTTP_DEFAULT_MAX_HEAD + 1)
+            len = RH_HTTP_DEFAULT_MAX_HEAD + 1;
+        const char *buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
+        rh_err err;
+        int rc = rh_http_parse_response(&r->hp, buf, len, &r->resp, &err);
+        if (rc < 0) {
+            finish(r, "dial", err.msg, true);
+            return;
+        }
+        if (rc == 0)
+            return;
+        if (r->resp.status < 200) { /* interim */
+            evbuffer_drain(in, (size_t)rc);
+            rh_http_parser_reset(&r->hp);
+            on_read(bev, arg);
+            return;
+        }
+        handle_head(r, (size_t)rc);
+        return;
+    }
+    if (r->state == R_ERRBODY) {
+        read_errbody(r, false);
+        return;
+    }
+    if (r->state == R_BODY)
+        read_body(r);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+    stream_reader *r = arg;
+    if (what & BEV_EVENT_CONNECTED) {
+        rh_socket_tune(bufferevent_getfd(bev));
+        struct timeval rt = {RH_CONN_READ_TIMEOUT_MS / 1000, 0};
+        bufferevent_set_timeouts(bev, &rt, NULL);
+        r->state = R_HEAD;
+        send_request(r);
+        return;
+    }
+    if (r->state == R_ERRBODY && (what & BEV_EVENT_EOF)) {
+        read_errbody(r, true);
+        return;
+    }
+    const char *why = what & BEV_EVENT_TIMEOUT ? "i/o timeout"
+                      : what & BEV_EVENT_EOF   ? "EOF"
+                                               : evutil_socket_error_to_string(
+                                                     EVUTIL_SOCKET_ERROR());
+    if (r->state == R_CONNECTING || r->state == R_HEAD) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "dial %s: %s", r->p->urls[r->url], why);
+        finish(r, "dial", msg, true);
+    } else if (r->state == R_BODY && (what & BEV_EVENT_EOF) &&
+               r->body.kind == RH_HTTP_BODY_UNTIL_CLOSE &&
+               rh_stream_decoder_at_boundary(r->dec)) {
+        finish(r, NULL, NULL, false); /* clean EOF: not a failure in etcd */
+    } else {
+        r->p->recv_failures++;
+        finish(r, "read", why, false);
+    }
+}
+
+static void dial(stream_reader *r)
+{
+    peer *p = r->p;
+    rh_transport *t = p->t;
+    if (p->n_urls == 0) {
+        schedule(r);
+        return;
+    }
+    r->url = p->pick % p->n_urls;
+    r->last_dial_ms = rh_now_ms();
+    rh_url u;
+    char err[256];
+    if (rh_url_parse(p->urls[r->url], &u, err, sizeof(err)) != 0) {
+        finish(r, "dial", err, true);
+        return;
+    }
+    struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM},
+                           *ai = NULL;
+    if (evutil_getaddrinfo(u.host, u.port, &hints, &ai) != 0 || !ai) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "cannot resolve %s", u.host);
+        finish(r, "dial", msg, true);
+        return;
+    }
+    r->bev = bufferevent_socket_new(t->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    rh_http_parser_init(&r->hp, r->hdrs, sizeof(r->hdrs) / sizeof(r->hdrs[0]), 0);
+    bufferevent_setcb(r->bev, on_read, NULL, on_event, r);
+    struct timeval dt = {t->cfg.dial_timeout_ms / 1000, (t->cfg.dial_timeout_ms % 1000) * 1000};
+    bufferevent_set_timeouts(r->bev, &dt, &dt);
+    bufferevent_enable(r->bev, EV_READ | EV_WRITE);
+    r->state = R_CONNECTING;
+    int rc = bufferevent_socket_connect(r->bev, ai->ai_addr, (int)ai->ai_addrlen);
+    evutil_freeaddrinfo(ai);
+    if (rc != 0) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "dial %s: %s", p->urls[r->url],
+                 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+        finish(r, "dial", msg, true);
+    }
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    stream_reader *r = arg;
+    if (r->state == R_WAIT)
+        dial(r);
+}
+
+/* Next dial no sooner than dial_retry after the last one started. */
+static void schedule(stream_reader *r)
+{
+    if (r->state == R_STOPPED)
+        return;
+    r->state = R_WAIT;
+    int64_t gap = r->p->t->cfg.dial_retry_ms;
+    int64_t wait = r->last_dial_ms + gap - rh_now_ms();
+    if (wait < 0)
+        wait = 0;
+    if (!r->p->active && wait > 0)
+        wait += rand() % (gap / 4 + 1); /* jitter, so peers do not redial in step */
+    struct timeval tv = {wait / 1000, (wait % 1000) * 1000};
+    evtimer_add(r->timer, &tv);
+}
+
+void reader_init(stream_reader *r, peer *p, int kind)
+{
+    memset(r, 0, sizeof(*r));
+    r->p = p;
+    r->kind = kind;
+    r->state = R_STOPPED;
+    r->timer = evtimer_new(p->t->base, on_timer, r);
+}
+
+void reader_start(stream_reader *r)
+{
+    r->state = R_WAIT;
+    r->last_dial_ms = rh_now_ms() - r->p->t->cfg.dial_retry_ms;
+    schedule(r);
+}
+
+void reader_stop(stream_reader *r)
+{
+    r->state = R_STOPPED;
+    drop_conn(r);
+    if (r->timer) {
+        event_free(r->timer);
+        r->timer = NULL;
+    }
+}

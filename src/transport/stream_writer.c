@@ -1,0 +1,201 @@
+/*
+ * streamWriter: the answering side of a stream. The server hands it a
+ * connection whose 200 head went out; from then on it writes frames of its
+ * kind as chunks of a never-ending chunked body.
+ *
+ * Happy path: writer_send queues an owned message (bounded by count and
+ * bytes); the pump encodes queued messages into the connection's output
+ * buffer while it holds less than WRITER_HIGH bytes, and libevent writes as
+ * the socket allows. Backpressure is the output buffer: when the peer reads
+ * slowly the pump stops and the queue fills, and a full queue drops.
+ *
+ * Failure: an error, EOF or the 5 s write timeout closes the connection,
+ * marks the peer inactive, reports it unreachable if messages were queued
+ * and drops the queue, as etcd does.
+ */
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "transport/internal.h"
+
+/* Keep at most this much encoded in the output buffer; refill below LOW.
+ * Large enough for a socket's worth of batching, small enough that the
+ * queue (not the buffer) holds the backlog and its bounds apply. */
+#define WRITER_HIGH (256u * 1024u)
+#define WRITER_LOW (64u * 1024u)
+
+static const char *via_name(int kind)
+{
+    return kind == RH_STREAM_MSGAPPV2 ? "streamMsgAppV2" : "streamMsg";
+}
+
+/* Encodes m as one chunk into the output buffer. */
+static int encode_chunk(stream_writer *w, const rh_msg *m)
+{
+    struct evbuffer *out = bufferevent_get_output(w->bev);
+    size_t fs = rh_stream_frame_size(&w->enc, m);
+    char hdr[RH_HTTP_CHUNK_HEADER_MAX];
+    size_t hl = rh_http_write_chunk_header(hdr, fs);
+    struct evbuffer_iovec v;
+    if (evbuffer_reserve_space(out, (ev_ssize_t)(hl + fs + 2), &v, 1) < 1)
+        return -1;
+    uint8_t *p = v.iov_base;
+    memcpy(p, hdr, hl);
+    rh_stream_encode(&w->enc, m, p + hl);
+    memcpy(p + hl + fs, RH_HTTP_CHUNK_END, RH_HTTP_CHUNK_END_LEN);
+    v.iov_len = hl + fs + 2;
+    if (evbuffer_commit_space(out, &v, 1) != 0)
+        return -1;
+    w->p->sent_bytes += fs;
+    w->wrote_since_tick = true;
+    return 0;
+}
+
+static void pump(stream_writer *w)
+{
+    if (!w->bev)
+        return;
+    struct evbuffer *out = bufferevent_get_output(w->bev);
+    while (w->q.len && evbuffer_get_length(out) < WRITER_HIGH) {
+        rh_msg *m = msgq_pop(&w->q);
+        int rc = encode_chunk(w, m);
+        int32_t type = m->type;
+        uint64_t to = m->to;
+        rh_msg_free(m);
+        if (rc) {
+            writer_close(w, "out of memory encoding a frame");
+            return;
+        }
+        transport_emit(w->p->t, RH_EV_SENT, to, type, via_name(w->kind), NULL);
+    }
+}
+
+static void fail(stream_writer *w, const char *action, const char *why)
+{
+    peer *p = w->p;
+    bool had_queue = w->q.len > 0;
+    rh_logf(RH_LOG_WARN, "lost stream %s to peer %016llx: %s failed: %s",
+            rh_stream_kind_name(w->kind), (unsigned long long)p->id, action, why);
+    peer_deactivate(p, w->kind == RH_STREAM_MSGAPPV2 ? "stream MsgApp v2 writer"
+                                                     : "stream Message writer",
+                    action, why);
+    p->sent_failures++;
+    writer_close(w, NULL);
+    if (had_queue && p->t->cfg.raft.report_unreachable)
+        p->t->cfg.raft.report_unreachable(p->t->cfg.raft.ctx, p->id);
+    msgq_clear(&w->q);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    pump(arg);
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+    (void)arg;
+    /* the dialer sends nothing after its request: discard */
+    evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    stream_writer *w = arg;
+    if (what & BEV_EVENT_TIMEOUT)
+        fail(w, "write", "write timeout (5s)");
+    else if (what & BEV_EVENT_EOF)
+        fail(w, "write", "connection closed by peer");
+    else if (what & BEV_EVENT_ERROR)
+        fail(w, "write", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    stream_writer *w = arg;
+    if (!w->bev)
+        return;
+    if (!w->wrote_since_tick) {
+        rh_msg hb = {.type = RH_MSG_HEARTBEAT};
+        if (encode_chunk(w, &hb))
+            writer_close(w, "out of memory");
+    }
+    w->wrote_since_tick = false;
+}
+
+void writer_init(stream_writer *w, peer *p, int kind)
+{
+    memset(w, 0, sizeof(*w));
+    w->p = p;
+    w->kind = kind;
+    msgq_init(&w->q, RH_STREAM_BUF_SIZE, p->t->cfg.queue_bytes);
+    w->tick = event_new(p->t->base, -1, EV_PERSIST, on_tick, w);
+    struct timeval tv = {RH_CONN_READ_TIMEOUT_MS / 3 / 1000,
+                         (RH_CONN_READ_TIMEOUT_MS / 3 % 1000) * 1000};
+    event_add(w->tick, &tv);
+}
+
+void writer_attach(stream_writer *w, struct bufferevent *bev)
+{
+    bool replaced = w->bev != NULL;
+    if (replaced)
+        writer_close(w, "replaced by a new connection");
+    w->bev = bev;
+    rh_stream_encoder_init(&w->enc, w->kind);
+    w->wrote_since_tick = false;
+    bufferevent_setcb(bev, on_read, on_write, on_event, w);
+    bufferevent_setwatermark(bev, EV_WRITE, WRITER_LOW, 0);
+    struct timeval wt = {RH_CONN_WRITE_TIMEOUT_MS / 1000, 0};
+    bufferevent_set_timeouts(bev, NULL, &wt);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    rh_logf(RH_LOG_INFO, "established stream %s writer to peer %016llx",
+            rh_stream_kind_name(w->kind), (unsigned long long)w->p->id);
+    peer_activate(w->p);
+    pump(w);
+}
+
+void writer_send(stream_writer *w, rh_msg *m, size_t size)
+{
+    if (!msgq_push(&w->q, m, size)) {
+        peer *p = w->p;
+        char why[128];
+        snprintf(why, sizeof(why), "send queue full (%zu messages, %zu MiB)", w->q.len,
+                 w->q.bytes >> 20);
+        rh_logf(RH_LOG_WARN, "dropped %s to %016llx: %s",
+                rh_msg_type_name(m->type) ? rh_msg_type_name(m->type) : "message",
+                (unsigned long long)p->id, why);
+        transport_emit(p->t, RH_EV_DROPPED, p->id, m->type, via_name(w->kind), why);
+        p->sent_failures++;
+        if (p->t->cfg.raft.report_unreachable)
+            p->t->cfg.raft.report_unreachable(p->t->cfg.raft.ctx, m->to);
+        if (m->type == RH_MSG_SNAP && p->t->cfg.raft.report_snapshot)
+            p->t->cfg.raft.report_snapshot(p->t->cfg.raft.ctx, m->to, false);
+        rh_msg_free(m);
+        return;
+    }
+    pump(w);
+}
+
+void writer_close(stream_writer *w, const char *why)
+{
+    if (!w->bev)
+        return;
+    if (why)
+        rh_logf(RH_LOG_INFO, "closed stream %s writer to peer %016llx: %s",
+                rh_stream_kind_name(w->kind), (unsigned long long)w->p->id, why);
+    bufferevent_free(w->bev);
+    w->bev = NULL;
+}
+
+void writer_free(stream_writer *w)
+{
+    writer_close(w, NULL);
+    if (w->tick)
+        event_free(w->tick);
+    w->tick = NULL;
+    msgq_free(&w->q);
+}

@@ -1,0 +1,705 @@
+/*
+ * rh_transport: lifecycle, the command queue between API callers and the
+ * loop thread, peers, channel choice, peer status and metrics.
+ *
+ * API calls build a `cmd`, append it under `mu` and activate the `wake`
+ * event; the loop drains all pending commands in one callback, so a burst
+ * of sends costs one wakeup. Status is mirrored into a small table under
+ * `mu` whenever it changes, so status queries never wait for the loop.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/thread.h>
+
+#include "transport/internal.h"
+
+enum cmd_op {
+    C_SEND,
+    C_ADD_PEER,
+    C_REMOVE_PEER,
+    C_REMOVE_ALL,
+    C_UPDATE_PEER,
+    C_CUT,
+    C_MEND,
+    C_PAUSE,
+    C_RESUME,
+};
+
+struct cmd {
+    int op;
+    uint64_t id;
+    char **urls;  /* owned */
+    size_t n_urls;
+    rh_msg **msgs; /* owned clones */
+    size_t n_msgs;
+    cmd *next;
+};
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static char **dup_strv(const char *const *v, size_t n)
+{
+    char **out = calloc(n ? n : 1, sizeof(char *));
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = strdup(v[i]);
+        if (!out[i]) {
+            while (i--)
+                free(out[i]);
+            free(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+static void free_strv(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void cmd_free(cmd *c)
+{
+    free_strv(c->urls, c->n_urls);
+    for (size_t i = 0; i < c->n_msgs; i++)
+        rh_msg_free(c->msgs[i]);
+    free(c->msgs);
+    free(c);
+}
+
+void transport_emit(rh_transport *t, int kind, uint64_t peer_id, int32_t type,
+                    const char *via, const char *text)
+{
+    if (!t->cfg.on_event)
+        return;
+    rh_event ev = {.kind = kind, .peer = peer_id, .msg_type = type, .via = via, .text = text};
+    t->cfg.on_event(t->cfg.event_ctx, &ev);
+}
+
+peer *transport_find_peer(rh_transport *t, uint64_t id)
+{
+    for (peer *p = t->peers; p; p = p->next)
+        if (p->id == id)
+            return p;
+    return NULL;
+}
+
+/* Mirrors every peer's status into the [mu] table. */
+void transport_status_changed(rh_transport *t)
+{
+    size_t n = 0, active = 0;
+    for (peer *p = t->peers; p; p = p->next)
+        n++;
+    pthread_mutex_lock(&t->mu);
+    if (n > t->cap_status) {
+        rh_peer_status *ns = realloc(t->status, n * sizeof(*ns));
+        if (ns) {
+            t->status = ns;
+            t->cap_status = n;
+        }
+    }
+    size_t i = 0;
+    for (peer *p = t->peers; p && i < t->cap_status; p = p->next, i++) {
+        rh_peer_status *s = &t->status[i];
+        s->id = p->id;
+        s->active = p->active;
+        s->active_since_ns = p->active ? p->active_since_ns : 0;
+        s->urls[0] = 0;
+        size_t off = 0;
+        for (size_t k = 0; k < p->n_urls; k++) {
+            int w = snprintf(s->urls + off, sizeof(s->urls) - off, "%s%s", k ? "," : "",
+                             p->urls[k]);
+            if (w < 0 || (size_t)w >= sizeof(s->urls) - off)
+                break;
+            off += (size_t)w;
+        }
+        active += p->active;
+    }
+    t->n_status = i;
+    t->n_active = active;
+    pthread_mutex_unlock(&t->mu);
+}
+
+void peer_activate(peer *p)
+{
+    if (p->active)
+        return;
+    p->active = true;
+    p->active_since_ns = rh_realtime_ns();
+    rh_logf(RH_LOG_INFO, "peer %016llx became active", (unsigned long long)p->id);
+    transport_status_changed(p->t);
+    transport_emit(p->t, RH_EV_PEER_ACTIVE, p->id, 0, NULL, NULL);
+}
+
+void peer_deactivate(peer *p, const char *source, const char *action, const char *why)
+{
+    char reason[512];
+    snprintf(reason, sizeof(reason), "failed to %s %016llx on %s (%s)", action,
+             (unsigned long long)p->id, source, why ? why : "");
+    if (!p->active) {
+        rh_logf(RH_LOG_DEBUG, "peer %016llx: %s", (unsigned long long)p->id, reason);
+        return;
+    }
+    p->active = false;
+    p->active_since_ns = 0;
+    p->disconnected++;
+    rh_logf(RH_LOG_WARN, "peer %016llx became inactive: %s", (unsigned long long)p->id,
+            reason);
+    transport_status_changed(p->t);
+    transport_emit(p->t, RH_EV_PEER_INACTIVE, p->id, 0, NULL, reason);
+}
+
+void peer_route_received(peer *p, rh_msg **batch, const char **via, size_t n)
+{
+    if (!n)
+        return;
+    bool accepted[64];
+    size_t done = 0;
+    while (done < n) {
+        size_t k = n - done < 64 ? n - done : 64;
+        delivery_push(p->t, p->id, batch + done, via + done, k, accepted);
+        for (size_t i = 0; i < k; i++) {
+            if (accepted[i])
+                continue;
+            rh_msg *m = batch[done + i];
+            const char *q = m->type == RH_MSG_PROP ? "proposal" : "receive";
+            char why[96];
+            snprintf(why, sizeof(why), "%s queue full (%d messages)", q,
+                     m->type == RH_MSG_PROP ? RH_MAX_PENDING_PROPOSALS : RH_RECV_BUF_SIZE);
+            if (p->active)
+                rh_logf(RH_LOG_WARN, "dropped %s from %016llx: %s",
+                        rh_msg_type_name(m->type) ? rh_msg_type_name(m->type) : "message",
+                        (unsigned long long)p->id, why);
+            p->recv_failures++;
+            transport_emit(p->t, RH_EV_DROPPED, p->id, m->type, via[done + i], why);
+            rh_msg_free(m);
+        }
+        done += k;
+    }
+}
+
+/* ---- peers (loop thread) -------------------------------------------------- */
+
+static void peer_add(rh_transport *t, uint64_t id, char **urls, size_t n)
+{
+    if (transport_find_peer(t, id)) {
+        free_strv(urls, n);
+        return;
+    }
+    peer *p = calloc(1, sizeof(*p));
+    if (!p) {
+        free_strv(urls, n);
+        return;
+    }
+    p->t = t;
+    p->id = id;
+    p->urls = urls;
+    p->n_urls = n;
+    p->paused = t->paused;
+    for (int k = 0; k < 2; k++) {
+        writer_init(&p->w[k], p, k);
+        reader_init(&p->r[k], p, k);
+    }
+    p->next = t->peers;
+    t->peers = p;
+    for (int k = 0; k < 2; k++)
+        reader_start(&p->r[k]);
+    rh_logf(RH_LOG_INFO, "added peer %016llx (%s)", (unsigned long long)id,
+            n ? urls[0] : "no URL");
+    transport_status_changed(t);
+}
+
+static void peer_destroy(peer *p)
+{
+    for (int k = 0; k < 2; k++) {
+        reader_stop(&p->r[k]);
+        writer_free(&p->w[k]);
+    }
+    free_strv(p->urls, p->n_urls);
+    free(p);
+}
+
+static void peer_remove(rh_transport *t, uint64_t id)
+{
+    for (peer **pp = &t->peers; *pp; pp = &(*pp)->next) {
+        if ((*pp)->id == id) {
+            peer *p = *pp;
+            *pp = p->next;
+            rh_logf(RH_LOG_INFO, "removed peer %016llx", (unsigned long long)id);
+            peer_destroy(p);
+            transport_status_changed(t);
+            return;
+        }
+    }
+}
+
+static void peer_update(rh_transport *t, uint64_t id, char **urls, size_t n)
+{
+    peer *p = transport_find_peer(t, id);
+    if (!p) {
+        free_strv(urls, n);
+        return;
+    }
+    free_strv(p->urls, p->n_urls);
+    p->urls = urls;
+    p->n_urls = n;
+    p->pick = 0;
+    transport_status_changed(t);
+}
+
+/* etcd's peer.pick: MsgSnap goes by pipeline; MsgApp by the msgappv2 writer
+ * when attached; anything by the message writer when attached; else the
+ * pipeline. */
+static void peer_send(rh_transport *t, rh_msg *m)
+{
+    peer *p = transport_find_peer(t, m->to);
+    if (!p) {
+        rh_logf(RH_LOG_DEBUG, "ignored message to unknown peer %016llx",
+                (unsigned long long)m->to);
+        rh_msg_free(m);
+        return;
+    }
+    if (p->paused) {
+        rh_msg_free(m);
+        return;
+    }
+    stream_writer *w = NULL;
+    if (m->type != RH_MSG_SNAP) {
+        if (m->type == RH_MSG_APP && writer_attached(&p->w[RH_STREAM_MSGAPPV2]))
+            w = &p->w[RH_STREAM_MSGAPPV2];
+        else if (writer_attached(&p->w[RH_STREAM_MESSAGE]))
+            w = &p->w[RH_STREAM_MESSAGE];
+    }
+    if (w) {
+        writer_send(w, m, rh_msg_size(m));
+        return;
+    }
+    /* the pipeline (POST /raft) is not built yet: report as etcd does for a
+     * full pipeline queue */
+    const char *why = "no stream attached and no pipeline yet";
+    rh_logf(RH_LOG_DEBUG, "dropped %s to %016llx: %s",
+            rh_msg_type_name(m->type) ? rh_msg_type_name(m->type) : "message",
+            (unsigned long long)p->id, why);
+    transport_emit(t, RH_EV_DROPPED, p->id, m->type, "pipeline", why);
+    p->sent_failures++;
+    if (t->cfg.raft.report_unreachable)
+        t->cfg.raft.report_unreachable(t->cfg.raft.ctx, m->to);
+    if (m->type == RH_MSG_SNAP && t->cfg.raft.report_snapshot)
+        t->cfg.raft.report_snapshot(t->cfg.raft.ctx, m->to, false);
+    rh_msg_free(m);
+}
+
+static void set_paused(rh_transport *t, peer *only, bool paused)
+{
+    for (peer *p = t->peers; p; p = p->next)
+        if (!only || p == only)
+            p->paused = paused;
+}
+
+static void run_cmd(rh_transport *t, cmd *c)
+{
+    switch (c->op) {
+    case C_SEND:
+        for (size_t i = 0; i < c->n_msgs; i++) {
+            peer_send(t, c->msgs[i]);
+            c->msgs[i] = NULL;
+        }
+        c->n_msgs = 0;
+        break;
+    case C_ADD_PEER:
+        peer_add(t, c->id, c->urls, c->n_urls);
+        c->urls = NULL;
+        break;
+    case C_UPDATE_PEER:
+        peer_update(t, c->id, c->urls, c->n_urls);
+        c->urls = NULL;
+        break;
+    case C_REMOVE_PEER:
+        peer_remove(t, c->id);
+        break;
+    case C_REMOVE_ALL:
+        while (t->peers)
+            peer_remove(t, t->peers->id);
+        break;
+    case C_CUT:
+    case C_MEND:
+        set_paused(t, transport_find_peer(t, c->id), c->op == C_CUT);
+        break;
+    case C_PAUSE:
+    case C_RESUME:
+        t->paused = c->op == C_PAUSE;
+        set_paused(t, NULL, t->paused);
+        break;
+    }
+    c->n_urls = 0;
+    cmd_free(c);
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    rh_transport *t = arg;
+    pthread_mutex_lock(&t->mu);
+    cmd *c = t->cmds_head;
+    t->cmds_head = t->cmds_tail = NULL;
+    bool stop = t->stop;
+    pthread_mutex_unlock(&t->mu);
+    while (c) {
+        cmd *next = c->next;
+        if (stop)
+            cmd_free(c);
+        else
+            run_cmd(t, c);
+        c = next;
+    }
+    if (stop)
+        event_base_loopbreak(t->base);
+}
+
+static int post(rh_transport *t, cmd *c)
+{
+    pthread_mutex_lock(&t->mu);
+    if (t->stop) {
+        pthread_mutex_unlock(&t->mu);
+        cmd_free(c);
+        return -ESHUTDOWN;
+    }
+    if (t->cmds_tail)
+        t->cmds_tail->next = c;
+    else
+        t->cmds_head = c;
+    t->cmds_tail = c;
+    pthread_mutex_unlock(&t->mu);
+    event_active(t->wake, EV_READ, 0);
+    return 0;
+}
+
+static cmd *cmd_new(int op, uint64_t id, const char *const *urls, size_t n)
+{
+    cmd *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->op = op;
+    c->id = id;
+    if (urls) {
+        c->urls = dup_strv(urls, n);
+        if (!c->urls) {
+            free(c);
+            return NULL;
+        }
+        c->n_urls = n;
+    }
+    return c;
+}
+
+static int post_simple(rh_transport *t, int op, uint64_t id, const char *const *urls,
+                       size_t n)
+{
+    cmd *c = cmd_new(op, id, urls, n);
+    return c ? post(t, c) : -ENOMEM;
+}
+
+/* ---- API ----------------------------------------------------------------- */
+
+static void *loop_main(void *arg)
+{
+    rh_transport *t = arg;
+    event_base_loop(t->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    return NULL;
+}
+
+static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
+static void evthread_init(void)
+{
+    evthread_use_pthreads();
+}
+
+rh_transport *rh_transport_new(const rh_transport_config *cfg, char *err, size_t errlen)
+{
+    char dummy[8];
+    if (!err) {
+        err = dummy;
+        errlen = sizeof(dummy);
+    }
+    if (!cfg->raft.process || cfg->n_listen == 0) {
+        snprintf(err, errlen, "config needs raft.process and at least one listen URL");
+        return NULL;
+    }
+    pthread_once(&evthread_once, evthread_init);
+    rh_transport *t = calloc(1, sizeof(*t));
+    if (!t) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    t->cfg = *cfg;
+    if (!t->cfg.dial_timeout_ms)
+        t->cfg.dial_timeout_ms = 1000;
+    if (!t->cfg.dial_retry_ms)
+        t->cfg.dial_retry_ms = 100;
+    if (!t->cfg.queue_bytes)
+        t->cfg.queue_bytes = RH_DEFAULT_QUEUE_BYTES;
+    if (!t->cfg.max_frame)
+        t->cfg.max_frame = RH_STREAM_DEFAULT_MAX_FRAME;
+    if (!t->cfg.max_head)
+        t->cfg.max_head = RH_HTTP_DEFAULT_MAX_HEAD;
+    snprintf(t->server_version, sizeof(t->server_version), "%s",
+             cfg->server_version ? cfg->server_version : "3.4.23");
+    snprintf(t->min_cluster_version, sizeof(t->min_cluster_version), "%s",
+             cfg->min_cluster_version ? cfg->min_cluster_version : "3.0.0");
+    rh_id_str(cfg->id, t->id_str);
+    rh_id_str(cfg->cluster_id, t->cid_str);
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_mutex_init(&t->dq.mu, NULL);
+    pthread_cond_init(&t->dq.cond, NULL);
+    t->listen = dup_strv(cfg->listen, cfg->n_listen);
+    t->n_listen = cfg->n_listen;
+    const char *const *adv = cfg->n_advertise ? cfg->advertise : cfg->listen;
+    t->n_advertise = cfg->n_advertise ? cfg->n_advertise : cfg->n_listen;
+    t->advertise = dup_strv(adv, t->n_advertise);
+    size_t hl = 1;
+    for (size_t i = 0; i < t->n_advertise; i++)
+        hl += strlen(adv[i]) + 1;
+    t->peer_urls_header = calloc(1, hl);
+    for (size_t i = 0; t->peer_urls_header && i < t->n_advertise; i++) {
+        if (i)
+            strcat(t->peer_urls_header, ",");
+        strcat(t->peer_urls_header, adv[i]);
+    }
+    t->base = event_base_new();
+    if (!t->listen || !t->advertise || !t->peer_urls_header || !t->base) {
+        snprintf(err, errlen, "out of memory");
+        rh_transport_free(t);
+        return NULL;
+    }
+    t->wake = event_new(t->base, -1, EV_PERSIST | EV_READ, on_wake, t);
+    if (server_listen(t, err, errlen) != 0) {
+        rh_transport_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+int rh_transport_listen_port(const rh_transport *t, size_t i)
+{
+    return i < t->n_listen && t->ports ? t->ports[i] : 0;
+}
+
+int rh_transport_start(rh_transport *t)
+{
+    int rc = delivery_start(t);
+    if (rc)
+        return rc;
+    rc = pthread_create(&t->loop_thread, NULL, loop_main, t);
+    if (rc)
+        return -rc;
+    t->started = true;
+    return 0;
+}
+
+void rh_transport_free(rh_transport *t)
+{
+    if (!t)
+        return;
+    pthread_mutex_lock(&t->mu);
+    t->stop = true;
+    pthread_mutex_unlock(&t->mu);
+    if (t->started) {
+        event_active(t->wake, EV_READ, 0);
+        pthread_join(t->loop_thread, NULL);
+    }
+    /* the loop is gone: tear down on this thread */
+    while (t->peers) {
+        peer *p = t->peers;
+        t->peers = p->next;
+        peer_destroy(p);
+    }
+    server_close_all(t);
+    for (cmd *c = t->cmds_head; c;) {
+        cmd *next = c->next;
+        cmd_free(c);
+        c = next;
+    }
+    delivery_stop(t);
+    if (t->wake)
+        event_free(t->wake);
+    if (t->base)
+        event_base_free(t->base);
+    free(t->ports);
+    free_strv(t->listen, t->n_listen);
+    free_strv(t->advertise, t->n_advertise);
+    free(t->peer_urls_header);
+    free(t->status);
+    pthread_mutex_destroy(&t->mu);
+    pthread_mutex_destroy(&t->dq.mu);
+    pthread_cond_destroy(&t->dq.cond);
+    free(t);
+}
+
+int rh_transport_add_peer(rh_transport *t, uint64_t id, const char *const *urls, size_t n)
+{
+    return post_simple(t, C_ADD_PEER, id, urls, n);
+}
+
+int rh_transport_remove_peer(rh_transport *t, uint64_t id)
+{
+    return post_simple(t, C_REMOVE_PEER, id, NULL, 0);
+}
+
+int rh_transport_remove_all_peers(rh_transport *t)
+{
+    return post_simple(t, C_REMOVE_ALL, 0, NULL, 0);
+}
+
+int rh_transport_update_peer(rh_transport *t, uint64_t id, const char *const *urls, size_t n)
+{
+    return post_simple(t, C_UPDATE_PEER, id, urls, n);
+}
+
+int rh_transport_add_remote(rh_transport *t, uint64_t id, const char *const *urls, size_t n)
+{
+    /* remotes (pipeline-only members) come with the pipeline */
+    (void)t;
+    (void)urls;
+    (void)n;
+    rh_logf(RH_LOG_DEBUG, "add remote %016llx: remotes are not supported yet",
+            (unsigned long long)id);
+    return -ENOSYS;
+}
+
+int rh_transport_send(rh_transport *t, const rh_msg *msgs, size_t n)
+{
+    cmd *c = cmd_new(C_SEND, 0, NULL, 0);
+    if (!c)
+        return -ENOMEM;
+    c->msgs = calloc(n ? n : 1, sizeof(rh_msg *));
+    if (!c->msgs) {
+        free(c);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (msgs[i].to == 0)
+            continue; /* etcd ignores messages to 0 */
+        rh_msg *m = rh_msg_clone(&msgs[i]);
+        if (!m) {
+            cmd_free(c);
+            return -ENOMEM;
+        }
+        c->msgs[c->n_msgs++] = m;
+    }
+    return post(t, c);
+}
+
+void rh_transport_cut_peer(rh_transport *t, uint64_t id)
+{
+    post_simple(t, C_CUT, id, NULL, 0);
+}
+
+void rh_transport_mend_peer(rh_transport *t, uint64_t id)
+{
+    post_simple(t, C_MEND, id, NULL, 0);
+}
+
+void rh_transport_pause(rh_transport *t)
+{
+    post_simple(t, C_PAUSE, 0, NULL, 0);
+}
+
+void rh_transport_resume(rh_transport *t)
+{
+    post_simple(t, C_RESUME, 0, NULL, 0);
+}
+
+size_t rh_transport_status(rh_transport *t, rh_peer_status *out, size_t max)
+{
+    pthread_mutex_lock(&t->mu);
+    size_t n = t->n_status;
+    for (size_t i = 0; i < n && i < max; i++)
+        out[i] = t->status[i];
+    pthread_mutex_unlock(&t->mu);
+    return n;
+}
+
+int64_t rh_transport_active_since(rh_transport *t, uint64_t id)
+{
+    int64_t since = 0;
+    pthread_mutex_lock(&t->mu);
+    for (size_t i = 0; i < t->n_status; i++)
+        if (t->status[i].id == id)
+            since = t->status[i].active_since_ns;
+    pthread_mutex_unlock(&t->mu);
+    return since;
+}
+
+size_t rh_transport_active_peers(rh_transport *t)
+{
+    pthread_mutex_lock(&t->mu);
+    size_t n = t->n_active;
+    pthread_mutex_unlock(&t->mu);
+    return n;
+}
+
+/* Prometheus text. Called on the loop thread (from /metrics) where peer
+ * counters are safe to read. */
+size_t rh_transport_metrics(rh_transport *t, char *buf, size_t cap)
+{
+    size_t n = 0;
+#define OUT(...)                                                                    \
+    do {                                                                            \
+        int w_ = snprintf(buf ? buf + (n < cap ? n : cap) : NULL,                   \
+                          buf && n < cap ? cap - n : 0, __VA_ARGS__);               \
+        if (w_ > 0)                                                                 \
+            n += (size_t)w_;                                                        \
+    } while (0)
+    static const struct {
+        const char *name, *label, *help;
+        int which;
+    } counters[] = {
+        {"etcd_network_peer_sent_bytes_total", "To", "The total number of bytes sent to peers.", 0},
+        {"etcd_network_peer_received_bytes_total", "From",
+         "The total number of bytes received from peers.", 1},
+        {"etcd_network_peer_sent_failures_total", "To", "The total number of send failures from peers.", 2},
+        {"etcd_network_peer_received_failures_total", "From",
+         "The total number of receive failures from peers.", 3},
+    };
+    for (size_t k = 0; k < sizeof(counters) / sizeof(counters[0]); k++) {
+        OUT("# HELP %s %s\n# TYPE %s counter\n", counters[k].name, counters[k].help,
+            counters[k].name);
+        for (peer *p = t->peers; p; p = p->next) {
+            char id[17];
+            rh_id_str(p->id, id);
+            uint64_t v = counters[k].which == 0   ? p->sent_bytes
+                         : counters[k].which == 1 ? p->recv_bytes
+                         : counters[k].which == 2 ? p->sent_failures
+                                                  : p->recv_failures;
+            OUT("%s{%s=\"%s\"} %llu\n", counters[k].name, counters[k].label, id,
+                (unsigned long long)v);
+        }
+    }
+    OUT("# HELP etcd_network_active_peers The current number of active peer connections.\n"
+        "# TYPE etcd_network_active_peers gauge\n");
+    for (peer *p = t->peers; p; p = p->next) {
+        char id[17];
+        rh_id_str(p->id, id);
+        OUT("etcd_network_active_peers{Local=\"%s\",Remote=\"%s\"} %d\n", t->id_str, id,
+            p->active ? 1 : 0);
+    }
+    OUT("# HELP etcd_network_disconnected_peers_total The total number of disconnected "
+        "peers.\n# TYPE etcd_network_disconnected_peers_total counter\n");
+    for (peer *p = t->peers; p; p = p->next) {
+        char id[17];
+        rh_id_str(p->id, id);
+        OUT("etcd_network_disconnected_peers_total{Local=\"%s\",Remote=\"%s\"} %llu\n",
+            t->id_str, id, (unsigned long long)p->disconnected);
+    }
+#undef OUT
+    if (buf && cap)
+        buf[n < cap ? n : cap - 1] = 0;
+    return n;
+}

@@ -1,0 +1,190 @@
+/* Small pieces the transport files share: logs, clocks, URLs, sockets,
+ * the bounded message queue, version strings. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "transport/internal.h"
+
+int rh_log_level = RH_LOG_INFO;
+
+void rh_logf(int level, const char *fmt, ...)
+{
+    static const char *names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
+    if (level < rh_log_level)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char line[1024];
+    int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ %-5s rafthttp: ",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000, names[level & 3]);
+    va_list ap;
+    va_start(ap, fmt);
+    if (n > 0 && (size_t)n < sizeof(line))
+        vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s\n", line);
+}
+
+int64_t rh_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t rh_realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void rh_id_str(uint64_t id, char out[17])
+{
+    rh_http_format_id(id, out);
+}
+
+int rh_url_parse(const char *url, rh_url *out, char *err, size_t errlen)
+{
+    const char *p = url;
+    if (strncmp(p, "http://", 7) == 0) {
+        p += 7;
+    } else {
+        snprintf(err, errlen, "%s: only http:// URLs are supported (TLS comes later)", url);
+        return -1;
+    }
+    const char *end = p + strcspn(p, "/?#");
+    const char *colon;
+    const char *host_start = p, *host_end;
+    if (*p == '[') { /* [v6]:port */
+        const char *rb = memchr(p, ']', (size_t)(end - p));
+        if (!rb) {
+            snprintf(err, errlen, "%s: unterminated [IPv6] host", url);
+            return -1;
+        }
+        host_start = p + 1;
+        host_end = rb;
+        colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
+    } else {
+        colon = memchr(p, ':', (size_t)(end - p));
+        host_end = colon ? colon : end;
+    }
+    size_t hl = (size_t)(host_end - host_start);
+    if (hl == 0 || hl >= sizeof(out->host)) {
+        snprintf(err, errlen, "%s: bad host", url);
+        return -1;
+    }
+    memcpy(out->host, host_start, hl);
+    out->host[hl] = 0;
+    if (!colon) {
+        strcpy(out->port, "80");
+        return 0;
+    }
+    size_t pl = (size_t)(end - colon - 1);
+    if (pl == 0 || pl >= sizeof(out->port) || strspn(colon + 1, "0123456789") < pl) {
+        snprintf(err, errlen, "%s: bad port", url);
+        return -1;
+    }
+    memcpy(out->port, colon + 1, pl);
+    out->port[pl] = 0;
+    if (atoi(out->port) > 65535) {
+        snprintf(err, errlen, "%s: port out of range", url);
+        return -1;
+    }
+    return 0;
+}
+
+void rh_socket_tune(evutil_socket_t fd)
+{
+    int on = 1, idle = 10, intvl = 5, cnt = 3;
+    /* a dead peer is noticed in about 25 s without traffic and in 15 s with
+     * unacknowledged data, instead of the kernel's 2 hours / 15 minutes */
+    unsigned int user_timeout = 15000;
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout));
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
+int msgq_init(msgq *q, size_t cap, size_t max_bytes)
+{
+    q->items = calloc(cap, sizeof(*q->items));
+    q->cap = cap;
+    q->head = q->len = q->bytes = 0;
+    q->max_bytes = max_bytes;
+    return q->items ? 0 : -ENOMEM;
+}
+
+void msgq_clear(msgq *q)
+{
+    while (q->len)
+        rh_msg_free(msgq_pop(q));
+}
+
+void msgq_free(msgq *q)
+{
+    if (q->items)
+        msgq_clear(q);
+    free(q->items);
+    q->items = NULL;
+}
+
+bool msgq_push(msgq *q, rh_msg *m, size_t size)
+{
+    if (q->len == q->cap || size > q->max_bytes - q->bytes)
+        return false;
+    msgq_item *it = &q->items[(q->head + q->len) % q->cap];
+    it->m = m;
+    it->size = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
+    q->len++;
+    q->bytes += it->size;
+    return true;
+}
+
+rh_msg *msgq_pop(msgq *q)
+{
+    if (!q->len)
+        return NULL;
+    msgq_item *it = &q->items[q->head];
+    q->head = (q->head + 1) % q->cap;
+    q->len--;
+    q->bytes -= it->size;
+    return it->m;
+}
+
+/* Lenient semver: "3.4.23", "v3.4", "3.4.0-rc.1". Garbage is refused (Go's
+ * semver.Must would panic the handler; we answer 412 instead). */
+bool rh_version_parse(const char *s, size_t len, int *major, int *minor)
+{
+    size_t i = 0;
+    if (i < len && (s[i] == 'v' || s[i] == 'V'))
+        i++;
+    long v[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        size_t start = i;
+        while (i < len && s[i] >= '0' && s[i] <= '9' && i - start < 6)
+            v[k] = v[k] * 10 + (s[i++] - '0');
+        if (i == start)
+            return false;
+        if (k == 0) {
+            if (i >= len || s[i] != '.')
+                return false;
+            i++;
+        }
+    }
+    *major = (int)v[0];
+    *minor = (int)v[1];
+    return true;
+}
