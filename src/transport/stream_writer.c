@@ -13,9 +13,12 @@
  * marks the peer inactive, reports it unreachable if messages were queued
  * and drops the queue, as etcd does.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
+
+#include "rafthttp/scatter.h"
 
 #include "transport/internal.h"
 
@@ -30,23 +33,80 @@ static const char *via_name(int kind)
     return kind == RH_STREAM_MSGAPPV2 ? "streamMsgAppV2" : "streamMsg";
 }
 
-/* Encodes m as one chunk into the output buffer. */
-static int encode_chunk(stream_writer *w, const rh_msg *m)
+/* A message whose large bytes fields the output buffer references: freed
+ * when libevent has written the last of them. */
+typedef struct msg_ref {
+    rh_msg *m;
+    size_t refs;
+} msg_ref;
+
+static void msg_unref(const void *data, size_t len, void *arg)
+{
+    (void)data;
+    (void)len;
+    msg_ref *r = arg;
+    if (--r->refs == 0) {
+        rh_msg_free(r->m);
+        free(r);
+    }
+}
+
+/* Encodes m as one chunk into the output buffer. Small frames are encoded
+ * in place into reserved buffer space; frames with bytes fields of at least
+ * RH_SCATTER_REF_MIN reference those fields instead of copying them, and
+ * then own m (*taken = true) until the buffer lets go of it. */
+static int encode_chunk(stream_writer *w, rh_msg *m, bool *taken)
 {
     struct evbuffer *out = bufferevent_get_output(w->bev);
-    size_t fs = rh_stream_frame_size(&w->enc, m);
+    size_t scratch_size, max_iov;
+    size_t fs = rh_stream_scatter_size(&w->enc, m, &scratch_size, &max_iov);
     char hdr[RH_HTTP_CHUNK_HEADER_MAX];
     size_t hl = rh_http_write_chunk_header(hdr, fs);
-    struct evbuffer_iovec v;
-    if (evbuffer_reserve_space(out, (ev_ssize_t)(hl + fs + 2), &v, 1) < 1)
-        return -1;
-    uint8_t *p = v.iov_base;
-    memcpy(p, hdr, hl);
-    rh_stream_encode(&w->enc, m, p + hl);
-    memcpy(p + hl + fs, RH_HTTP_CHUNK_END, RH_HTTP_CHUNK_END_LEN);
-    v.iov_len = hl + fs + 2;
-    if (evbuffer_commit_space(out, &v, 1) != 0)
-        return -1;
+    *taken = false;
+    if (max_iov <= 1) {
+        struct evbuffer_iovec v;
+        if (evbuffer_reserve_space(out, (ev_ssize_t)(hl + fs + 2), &v, 1) < 1)
+            return -1;
+        uint8_t *p = v.iov_base;
+        memcpy(p, hdr, hl);
+        rh_stream_encode(&w->enc, m, p + hl);
+        memcpy(p + hl + fs, RH_HTTP_CHUNK_END, RH_HTTP_CHUNK_END_LEN);
+        v.iov_len = hl + fs + 2;
+        if (evbuffer_commit_space(out, &v, 1) != 0)
+            return -1;
+    } else {
+        rh_iov stack_iov[32];
+        rh_iov *iov = max_iov <= 32 ? stack_iov : malloc(max_iov * sizeof(*iov));
+        uint8_t *scratch = malloc(scratch_size ? scratch_size : 1);
+        msg_ref *ref = malloc(sizeof(*ref));
+        if (!iov || !scratch || !ref) {
+            if (iov != stack_iov)
+                free(iov);
+            free(scratch);
+            free(ref);
+            return -1;
+        }
+        size_t n = 0;
+        rh_stream_scatter(&w->enc, m, scratch, iov, &n);
+        ref->m = m;
+        ref->refs = 1; /* ours, dropped below */
+        evbuffer_add(out, hdr, hl);
+        for (size_t i = 0; i < n; i++) {
+            bool in_scratch = iov[i].base >= scratch && iov[i].base < scratch + scratch_size;
+            if (in_scratch) {
+                evbuffer_add(out, iov[i].base, iov[i].len);
+            } else {
+                ref->refs++;
+                evbuffer_add_reference(out, iov[i].base, iov[i].len, msg_unref, ref);
+            }
+        }
+        evbuffer_add(out, RH_HTTP_CHUNK_END, RH_HTTP_CHUNK_END_LEN);
+        *taken = true;
+        msg_unref(NULL, 0, ref);
+        free(scratch);
+        if (iov != stack_iov)
+            free(iov);
+    }
     w->p->sent_bytes += fs;
     w->wrote_since_tick = true;
     return 0;
@@ -59,10 +119,12 @@ static void pump(stream_writer *w)
     struct evbuffer *out = bufferevent_get_output(w->bev);
     while (w->q.len && evbuffer_get_length(out) < WRITER_HIGH) {
         rh_msg *m = msgq_pop(&w->q);
-        int rc = encode_chunk(w, m);
         int32_t type = m->type;
         uint64_t to = m->to;
-        rh_msg_free(m);
+        bool taken;
+        int rc = encode_chunk(w, m, &taken);
+        if (!taken)
+            rh_msg_free(m);
         if (rc) {
             writer_close(w, "out of memory encoding a frame");
             return;
@@ -121,7 +183,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         return;
     if (!w->wrote_since_tick) {
         rh_msg hb = {.type = RH_MSG_HEARTBEAT};
-        if (encode_chunk(w, &hb))
+        bool taken;
+        if (encode_chunk(w, &hb, &taken))
             writer_close(w, "out of memory");
     }
     w->wrote_since_tick = false;

@@ -170,9 +170,14 @@ static void msgapp_run_goes_over_msgappv2_in_order(void)
     enum { N = 2000 };
     static rh_entry ents[N];
     static const uint8_t data[] = "entry-payload";
+    static uint8_t big[4096 + 7];
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (uint8_t)(i * 31 + 7);
     rh_msg *msgs = calloc(N, sizeof(rh_msg));
     for (int i = 0; i < N; i++) {
-        ents[i] = (rh_entry){.term = 3, .index = (uint64_t)i + 1, .data = {data, sizeof(data)}};
+        /* every tenth entry is large: the writer references it, not copies */
+        rh_bytes d = i % 10 ? (rh_bytes){data, sizeof(data)} : (rh_bytes){big, sizeof(big)};
+        ents[i] = (rh_entry){.term = 3, .index = (uint64_t)i + 1, .data = d};
         msgs[i] = (rh_msg){.type = RH_MSG_APP, .to = A_ID, .from = B_ID, .term = 3,
                            .log_term = 3, .index = (uint64_t)i, .entries = &ents[i],
                            .n_entries = 1, .commit = (uint64_t)i};
