@@ -270,6 +270,8 @@ static int head_scan(rh_http_parser *p, const char *buf, size_t len, bool reques
         rh_http_set_err(err, p->failed, p->err_offset, NULL);
         return p->failed;
     }
+    if (p->head_len) /* complete already: the same answer again */
+        return len >= p->head_len ? (int)p->head_len : RH_EINVAL;
     /* The head's last byte must sit below max_head; never look further, so
      * the outcome does not depend on how much more the caller has. */
     size_t end = len < p->max_head ? len : p->max_head;
@@ -291,8 +293,10 @@ static int head_scan(rh_http_parser *p, const char *buf, size_t len, bool reques
             p->scanned = i;
             if (rc < 0)
                 return rc;
-            if (rc == 1)
+            if (rc == 1) {
+                p->head_len = i;
                 return (int)i; /* <= max_head <= INT_MAX */
+            }
             continue;
         }
         if (c == '\n')

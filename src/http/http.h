@@ -130,6 +130,7 @@ typedef struct rh_http_parser {
     size_t head_start; /* offset of the start line (after skipped CRLFs) */
     size_t nfields;    /* complete field lines seen */
     bool have_start;   /* the start line is complete and valid */
+    size_t head_len;   /* once complete: the head's length, returned again */
     int failed;        /* the error returned, repeated on later calls */
     uint64_t err_offset; /* its offset */
 } rh_http_parser;
@@ -146,8 +147,9 @@ void rh_http_parser_reset(rh_http_parser *p);
  * to and including the blank line; the body starts there) with *req filled,
  * 0 if more bytes are needed, or a negative rh_http_errcode (err->offset:
  * the offending byte's offset in buf). Empty lines before the request line
- * are skipped (RFC 9112 2.2) and count in the head length. A failed parser
- * returns the same error until reset.
+ * are skipped (RFC 9112 2.2) and count in the head length. Once complete or
+ * failed, a parser gives the same answer until reset (a complete one fills
+ * *req again from buf, which must still start with the same head).
  */
 int rh_http_parse_request(rh_http_parser *p, const char *buf, size_t len,
                           rh_http_request *req, rh_err *err);

@@ -20,6 +20,9 @@
 #include "transport/internal.h"
 
 #define HEAD_TIMEOUT_S 10 /* request head must arrive within (our spec) */
+/* POST /raft body limit (our spec's default; etcd reads without a total
+ * bound, in 64 KiB reads) */
+#define RH_PIPELINE_MAX_BODY ((size_t)512 * 1024 * 1024)
 
 struct server_conn {
     rh_transport *t;
@@ -27,7 +30,13 @@ struct server_conn {
     rh_http_parser hp;
     rh_http_header hdrs[RH_HTTP_DEFAULT_MAX_HEADERS];
     server_conn *next, *prev;
-    bool closing; /* response queued; free once written */
+    bool closing;            /* response queued; free once written */
+    bool in_body;            /* reading a POST /raft body */
+    rh_http_body body;       /* its framing */
+    rh_http_chunked chunked; /* when chunked */
+    uint64_t left;           /* Content-Length bytes still expected */
+    uint8_t *buf;            /* the body so far, owned */
+    size_t len, cap;
 };
 
 static void conn_unlink(server_conn *c)
@@ -46,6 +55,7 @@ static void conn_free(server_conn *c)
     conn_unlink(c);
     if (c->bev)
         bufferevent_free(c->bev);
+    free(c->buf);
     free(c);
 }
 
@@ -209,6 +219,145 @@ static void serve_stream(server_conn *c, const rh_http_request *req, rh_http_spa
     writer_attach(&p->w[kind], bev);
 }
 
+/* Appends body bytes, bounded by the pipeline body limit. */
+static int body_append(server_conn *c, const uint8_t *p, size_t n)
+{
+    if (n > RH_PIPELINE_MAX_BODY - c->len)
+        return -1;
+    if (n > c->cap - c->len) {
+        size_t cap = c->cap ? c->cap : 4096;
+        while (cap - c->len < n)
+            cap *= 2;
+        uint8_t *nb = realloc(c->buf, cap);
+        if (!nb)
+            return -1;
+        c->buf = nb;
+        c->cap = cap;
+    }
+    memcpy(c->buf + c->len, p, n);
+    c->len += n;
+    return 0;
+}
+
+static void pipeline_complete(server_conn *c)
+{
+    rh_transport *t = c->t;
+    rh_arena a;
+    rh_arena_init(&a, 0);
+    rh_msg m;
+    rh_err err;
+    if (rh_msg_decode(c->buf, c->len, &m, &a, &err) != 0) {
+        rh_arena_free(&a);
+        rh_logf(RH_LOG_WARN, "pipeline: bad message: %s", err.msg);
+        http_error(c, 400, "error unmarshalling raft message", NULL, 0);
+        return;
+    }
+    peer *p = transport_find_peer(t, m.from);
+    if (p)
+        p->recv_bytes += c->len;
+    rh_msg *owned = rh_msg_clone(&m);
+    rh_arena_free(&a);
+    const char *via = "pipeline";
+    bool accepted = false;
+    if (owned && (!p || !p->paused))
+        delivery_push(t, m.from, &owned, &via, 1, &accepted);
+    if (!accepted && owned) {
+        if (p && p->paused) {
+            rh_msg_free(owned); /* etcd drops while paused, and answers 204 */
+        } else {
+            transport_emit(t, RH_EV_DROPPED, m.from, owned->type, via, "receive queue full");
+            rh_msg_free(owned);
+            http_error(c, 500, "error processing raft message", NULL, 0);
+            return;
+        }
+    }
+    respond(c, 204, NULL, 0, NULL, NULL, 0);
+}
+
+/* Consumes body bytes from the input; completes or fails the request. */
+static void pipeline_read(server_conn *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    while (!c->closing && evbuffer_get_length(in) > 0) {
+        struct evbuffer_iovec v;
+        if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+            return;
+        const uint8_t *seg = v.iov_base;
+        size_t n = v.iov_len, used = 0;
+        bool done = false;
+        if (c->body.kind == RH_HTTP_BODY_LENGTH) {
+            used = n < c->left ? n : (size_t)c->left;
+            if (body_append(c, seg, used) != 0) {
+                http_error(c, 413, "request body too large", NULL, 0);
+                return;
+            }
+            c->left -= used;
+            done = c->left == 0;
+        } else {
+            while (used < n && !done) {
+                size_t k, dlen;
+                const uint8_t *data;
+                rh_err err;
+                int rc = rh_http_chunked_feed(&c->chunked, seg + used, n - used, &k, &data,
+                                              &dlen, &err);
+                used += k;
+                if (rc < 0) {
+                    http_error(c, 400, "error reading raft message", NULL, 0);
+                    return;
+                }
+                if (rc == RH_HTTP_CHUNK_DATA && body_append(c, data, dlen) != 0) {
+                    http_error(c, 413, "request body too large", NULL, 0);
+                    return;
+                }
+                done = rc == RH_HTTP_CHUNK_DONE;
+            }
+        }
+        evbuffer_drain(in, used);
+        if (done) {
+            pipeline_complete(c);
+            return;
+        }
+    }
+}
+
+/* POST /raft, checked as etcd's pipelineHandler. */
+static void serve_pipeline(server_conn *c, const rh_http_request *req, size_t head_len)
+{
+    rh_transport *t = c->t;
+    if (req->method.len != 4 || memcmp(req->method.ptr, "POST", 4) != 0) {
+        rh_http_header allow[] = {rh_http_header_make("Allow", "POST")};
+        http_error(c, 405, "Method Not Allowed", allow, 1);
+        return;
+    }
+    if (!version_compatible(t, req)) {
+        http_error(c, 412, "incompatible version", NULL, 0);
+        return;
+    }
+    if (!header_eq(req, "X-Etcd-Cluster-ID", t->cid_str)) {
+        http_error(c, 412, "cluster ID mismatch", NULL, 0);
+        return;
+    }
+    rh_err err;
+    if (rh_http_request_body(req, &c->body, &err) != 0) {
+        int st = rh_http_error_status(err.code);
+        http_error(c, st ? st : 400, err.msg, NULL, 0);
+        return;
+    }
+    if (c->body.kind == RH_HTTP_BODY_LENGTH && c->body.length > RH_PIPELINE_MAX_BODY) {
+        http_error(c, 413, "request body too large", NULL, 0);
+        return;
+    }
+    evbuffer_drain(bufferevent_get_input(c->bev), head_len);
+    c->in_body = true;
+    c->left = c->body.length;
+    rh_http_chunked_init(&c->chunked, 0, 0);
+    if (c->body.kind == RH_HTTP_BODY_NONE) {
+        pipeline_complete(c);
+        return;
+    }
+    pipeline_read(c);
+}
+
 static void serve_other(server_conn *c, const rh_http_request *req, rh_http_span path)
 {
     rh_transport *t = c->t;
@@ -245,6 +394,10 @@ static void on_conn_read(struct bufferevent *bev, void *arg)
     server_conn *c = arg;
     rh_transport *t = c->t;
     struct evbuffer *in = bufferevent_get_input(bev);
+    if (c->in_body) {
+        pipeline_read(c);
+        return;
+    }
     size_t len = evbuffer_get_length(in);
     size_t max = t->cfg.max_head + 1;
     if (len > max)
@@ -270,6 +423,10 @@ static void on_conn_read(struct bufferevent *bev, void *arg)
     static const char prefix[] = RH_HTTP_PATH_STREAM "/";
     if (path.len >= sizeof(prefix) - 1 && !memcmp(path.ptr, prefix, sizeof(prefix) - 1)) {
         serve_stream(c, &req, path);
+        return;
+    }
+    if (path.len == strlen(RH_HTTP_PATH_RAFT) && !memcmp(path.ptr, RH_HTTP_PATH_RAFT, path.len)) {
+        serve_pipeline(c, &req, (size_t)rc);
         return;
     }
     serve_other(c, &req, path);

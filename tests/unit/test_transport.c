@@ -11,6 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "check.h"
 #include "rafthttp/transport.h"
@@ -210,6 +214,90 @@ static void restarted_peer_goes_inactive_then_active(void)
     CHECK(ia.active > active0);
 }
 
+/* One raw HTTP exchange with 127.0.0.1:port; returns the status code and
+ * copies the response into resp. */
+static int raw_http(int port, const void *req, size_t len, char *resp, size_t cap)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        close(fd);
+        return -1;
+    }
+    if (write(fd, req, len) != (ssize_t)len) {
+        close(fd);
+        return -1;
+    }
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < cap && (r = read(fd, resp + n, cap - 1 - n)) > 0)
+        n += (size_t)r;
+    resp[n] = 0;
+    close(fd);
+    int status = 0;
+    sscanf(resp, "HTTP/1.1 %d", &status);
+    return status;
+}
+
+static void pipeline_post_is_processed_with_204(void)
+{
+    rh_msg m = {.type = RH_MSG_SNAP, .to = B_ID, .from = A_ID, .term = 9};
+    m.snapshot.metadata.index = 42;
+    uint8_t body[256];
+    size_t bl = rh_msg_encode(&m, body);
+    char req[1024], resp[2048];
+    int hl = snprintf(req, sizeof(req),
+                      "POST /raft HTTP/1.1\r\nHost: x\r\nX-Server-From: a1\r\n"
+                      "X-Server-Version: 3.4.23\r\nX-Min-Cluster-Version: 3.0.0\r\n"
+                      "x-etcd-cluster-id: c1d\r\nContent-Length: %zu\r\n\r\n", bl);
+    memcpy(req + hl, body, bl);
+    CHECK_EQ_U64(raw_http(pb, req, (size_t)hl + bl, resp, sizeof(resp)), 204);
+    CHECK(strstr(resp, "X-Etcd-Cluster-ID: c1d") != NULL);
+    CHECK(wait_count(&ib, 1, 2000));
+    if (ib.n == 1) {
+        CHECK(rh_msg_equal(ib.msgs[0], &m));
+        CHECK(strcmp(ib.via[0], "pipeline") == 0);
+    }
+    inbox_clear(&ib);
+
+    /* chunked body, as a client streaming it */
+    hl = snprintf(req, sizeof(req),
+                  "POST /raft HTTP/1.1\r\nHost: x\r\nX-Server-Version: 3.4.23\r\n"
+                  "X-Etcd-Cluster-ID: c1d\r\nTransfer-Encoding: chunked\r\n\r\n%zx\r\n",
+                  bl);
+    memcpy(req + hl, body, bl);
+    memcpy(req + hl + bl, "\r\n0\r\n\r\n", 7);
+    CHECK_EQ_U64(raw_http(pb, req, (size_t)hl + bl + 7, resp, sizeof(resp)), 204);
+    CHECK(wait_count(&ib, 1, 2000));
+    inbox_clear(&ib);
+}
+
+static void pipeline_errors_match_etcd(void)
+{
+    char resp[2048];
+    const char *get = "GET /raft HTTP/1.1\r\nHost: x\r\n\r\n";
+    CHECK_EQ_U64(raw_http(pb, get, strlen(get), resp, sizeof(resp)), 405);
+    CHECK(strstr(resp, "Allow: POST") != NULL);
+    const char *badcid = "POST /raft HTTP/1.1\r\nHost: x\r\nX-Server-Version: 3.4.23\r\n"
+                         "X-Etcd-Cluster-ID: 99\r\nContent-Length: 0\r\n\r\n";
+    CHECK_EQ_U64(raw_http(pb, badcid, strlen(badcid), resp, sizeof(resp)), 412);
+    CHECK(strstr(resp, "\r\n\r\ncluster ID mismatch\n") != NULL);
+    const char *oldver = "POST /raft HTTP/1.1\r\nHost: x\r\nX-Server-Version: vgarbage\r\n"
+                         "X-Etcd-Cluster-ID: c1d\r\nContent-Length: 0\r\n\r\n";
+    CHECK_EQ_U64(raw_http(pb, oldver, strlen(oldver), resp, sizeof(resp)), 412);
+    CHECK(strstr(resp, "incompatible version\n") != NULL);
+    const char *huge = "POST /raft HTTP/1.1\r\nHost: x\r\nX-Server-Version: 3.4.23\r\n"
+                       "X-Etcd-Cluster-ID: c1d\r\nContent-Length: 999999999999\r\n\r\n";
+    CHECK_EQ_U64(raw_http(pb, huge, strlen(huge), resp, sizeof(resp)), 413);
+    const char *garbage = "POST /raft HTTP/1.1\r\nHost: x\r\nX-Server-Version: 3.4.23\r\n"
+                          "X-Etcd-Cluster-ID: c1d\r\nContent-Length: 2\r\n\r\n\x0e\x00";
+    CHECK_EQ_U64(raw_http(pb, garbage, strlen(garbage) + 1, resp, sizeof(resp)), 400);
+    CHECK(strstr(resp, "error unmarshalling raft message") != NULL);
+    const char *nothttp = "\x16\x03\x01 hello\r\n\r\n";
+    CHECK_EQ_U64(raw_http(pb, nothttp, strlen(nothttp), resp, sizeof(resp)), 400);
+}
+
 static void churn_leaks_nothing(int cycles)
 {
     int ok = 0;
@@ -235,6 +323,8 @@ int main(int argc, char **argv)
     TEST(every_type_arrives_in_order);
     TEST(msgapp_run_goes_over_msgappv2_in_order);
     TEST(restarted_peer_goes_inactive_then_active);
+    TEST(pipeline_post_is_processed_with_204);
+    TEST(pipeline_errors_match_etcd);
     churn_leaks_nothing(cycles);
     fprintf(stderr, "%s churn_leaks_nothing (%d cycles)\n", check_failures ? "?" : "ok  ",
             cycles);
