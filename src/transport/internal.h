@@ -92,6 +92,7 @@ typedef struct stream_reader {
     struct bufferevent *bev;    /* connection, owned */
     struct event *timer;        /* redial timer */
     int64_t last_dial_ms;       /* when the last dial started */
+    unsigned failures;          /* dials in a row that did not reach 200 */
     size_t url;                 /* index of the URL dialed */
     rh_http_parser hp;          /* response head parser */
     rh_http_header hdrs[32];    /* its fields */

@@ -61,6 +61,8 @@ static void finish(stream_reader *r, const char *action, const char *why, bool r
 {
     peer *p = r->p;
     drop_conn(r);
+    if (r->state != R_BODY)
+        r->failures++;
     if (rotate && p->n_urls > 1 && r->url == p->pick) {
         p->pick = (p->pick + 1) % p->n_urls;
         rh_logf(RH_LOG_INFO, "peer %016llx: switching to URL %s",
@@ -247,6 +249,7 @@ static void handle_head(stream_reader *r, size_t head_len)
             r->dec = rh_stream_decoder_new(&o);
         }
         r->state = R_BODY;
+        r->failures = 0;
         rh_logf(RH_LOG_INFO, "established stream %s reader from peer %016llx",
                 rh_stream_kind_name(r->kind), (unsigned long long)p->id);
         peer_activate(p);
@@ -425,18 +428,31 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         dial(r);
 }
 
-/* Next dial no sooner than dial_retry after the last one started. */
+/* Most a redial waits after repeated failures: a restarted peer is found
+ * within a second, while a dead one costs a few dials a second, not ten. */
+#define REDIAL_MAX_MS 500
+
+/* Next dial no sooner than dial_retry after the last one started (etcd's
+ * rate limiter); after three failures in a row the gap doubles per failure
+ * up to REDIAL_MAX_MS, with jitter so peers do not redial in step. */
 static void schedule(stream_reader *r)
 {
     if (r->state == R_STOPPED)
         return;
     r->state = R_WAIT;
     int64_t gap = r->p->t->cfg.dial_retry_ms;
+    if (r->failures > 3) {
+        unsigned shift = r->failures - 3 < 8 ? r->failures - 3 : 8;
+        int64_t backoff = gap << shift;
+        if (backoff > REDIAL_MAX_MS)
+            backoff = gap > REDIAL_MAX_MS ? gap : REDIAL_MAX_MS;
+        gap = backoff - rand() % (backoff / 5 + 1);
+        if (gap < r->p->t->cfg.dial_retry_ms)
+            gap = r->p->t->cfg.dial_retry_ms;
+    }
     int64_t wait = r->last_dial_ms + gap - rh_now_ms();
     if (wait < 0)
         wait = 0;
-    if (!r->p->active && wait > 0)
-        wait += rand() % (gap / 4 + 1); /* jitter, so peers do not redial in step */
     struct timeval tv = {wait / 1000, (wait % 1000) * 1000};
     evtimer_add(r->timer, &tv);
 }
