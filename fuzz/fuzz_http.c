@@ -107,9 +107,22 @@ static void roundtrip_request(const char *buf, size_t len)
     rh_http_request_body(&q, &b, NULL);
     rh_http_span path, query, dir, base;
     uint64_t id;
-    if (rh_http_target_split(q.target, &path, &query) == 0 &&
-        rh_http_path_split_last(path, &dir, &base) == 0)
-        rh_http_parse_id(base.ptr, base.len, &id);
+    if (rh_http_target_split(q.target, &path, &query) == 0) {
+        char *dec = malloc(path.len);
+        size_t dlen;
+        if (rh_http_path_unescape(path, dec, &dlen) == 0 && dlen > path.len)
+            abort();
+        free(dec);
+        if (rh_http_path_split_last(path, &dir, &base) == 0 &&
+            rh_http_parse_id(base.ptr, base.len, &id) == 0) {
+            /* types.ID.String() then IDFromString: the same ID */
+            char s[RH_HTTP_ID_MAX + 1];
+            uint64_t id2;
+            size_t n = rh_http_format_id(id, s);
+            if (rh_http_parse_id(s, n, &id2) != 0 || id2 != id)
+                abort();
+        }
+    }
     if (!rh_http_header_find(q.headers, q.num_headers, "Host"))
         return; /* HTTP/1.0 without Host: we always write 1.1 */
     char method[64], target[MAX_HEAD + 1];
