@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/node.h"
 
 typedef struct cli_command {
     const char *name;                 /* argv[1] */
@@ -16,6 +17,7 @@ typedef struct cli_command {
 static const cli_command commands[] = {
     {"decode", cli_decode_main, cli_decode_help},
     {"encode", cli_encode_main, cli_encode_help},
+    {"node", cli_node_main, cli_node_help},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -26,6 +28,7 @@ static const char main_help[] =
     "SYNOPSIS\n"
     "    rafthttp decode [--stream message|msgappv2] [--local ID --remote ID] [FILE]\n"
     "    rafthttp encode [--stream message|msgappv2] [FILE]\n"
+    "    rafthttp node --id ID --cluster-id ID --listen URL [--peer ID=URL]... [OPTIONS]\n"
     "    rafthttp help [COMMAND]\n"
     "    rafthttp --version\n"
     "\n"
@@ -33,6 +36,8 @@ static const char main_help[] =
     "    decode   print an etcd stream body (what a peer sends on\n"
     "             /raft/stream/...) as JSON Lines, one event per frame\n"
     "    encode   write a stream body from JSON Lines of messages\n"
+    "    node     run one transport member: messages and commands in on\n"
+    "             stdin, events out on stdout (JSON Lines)\n"
     "\n"
     "    Messages are JSON objects with etcd raftpb's fields in lowerCamel,\n"
     "    enums by name, bytes as standard base64, e.g.\n"
