@@ -84,6 +84,7 @@ typedef struct rh_transport_config {
     size_t max_head;              /* request head limit, default 64 KiB */
     rh_raft raft;                 /* required: process */
     void (*on_event)(void *ctx, const rh_event *ev); /* optional, loop thread */
+    bool trace_sent;              /* emit RH_EV_SENT once a frame left for the socket */
     void *event_ctx;
 } rh_transport_config;
 

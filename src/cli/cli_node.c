@@ -1007,6 +1007,7 @@ int cli_node_main(int argc, char **argv)
                  .report_snapshot = on_report_snapshot},
         .on_event = on_event,
         .event_ctx = n,
+        .trace_sent = n->args.trace_sent,
     };
     char err[512] = "";
     n->t = rh_transport_new(&cfg, err, sizeof(err));

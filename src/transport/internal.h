@@ -74,7 +74,18 @@ typedef struct stream_writer {
     msgq q;                   /* streamBufSize messages, queue_bytes bytes */
     struct event *tick;       /* link heartbeat timer, ConnReadTimeout/3 */
     bool wrote_since_tick;    /* something went out since the last tick */
+    /* trace_sent: frames in the output buffer, reported once written */
+    struct sent_rec *sent;    /* ring, owned */
+    size_t sent_cap, sent_head, sent_len;
+    uint64_t appended;        /* bytes added to the output buffer */
+    uint64_t written;         /* bytes the buffer handed to the socket */
 } stream_writer;
+
+typedef struct sent_rec {
+    uint64_t end;  /* value of `appended` after the frame */
+    uint64_t to;
+    int32_t type;
+} sent_rec;
 
 enum reader_state {
     R_STOPPED,    /* not running (peer being removed, transport stopping) */

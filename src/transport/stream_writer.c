@@ -112,6 +112,42 @@ static int encode_chunk(stream_writer *w, rh_msg *m, bool *taken)
     return 0;
 }
 
+/* Remembers a frame for its `sent` event (trace_sent only). */
+static void sent_track(stream_writer *w, int32_t type, uint64_t to)
+{
+    w->appended = w->written + evbuffer_get_length(bufferevent_get_output(w->bev));
+    if (!w->p->t->cfg.trace_sent)
+        return;
+    if (w->sent_len == w->sent_cap) {
+        size_t cap = w->sent_cap ? w->sent_cap * 2 : 64;
+        sent_rec *n = malloc(cap * sizeof(*n));
+        if (!n)
+            return;
+        for (size_t i = 0; i < w->sent_len; i++)
+            n[i] = w->sent[(w->sent_head + i) % w->sent_cap];
+        free(w->sent);
+        w->sent = n;
+        w->sent_cap = cap;
+        w->sent_head = 0;
+    }
+    w->sent[(w->sent_head + w->sent_len++) % w->sent_cap] =
+        (sent_rec){.end = w->appended, .to = to, .type = type};
+}
+
+/* The output buffer lost bytes to the socket: report frames now written. */
+static void on_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    (void)buf;
+    stream_writer *w = arg;
+    w->written += info->n_deleted;
+    while (w->sent_len && w->sent[w->sent_head].end <= w->written) {
+        sent_rec r = w->sent[w->sent_head];
+        w->sent_head = (w->sent_head + 1) % w->sent_cap;
+        w->sent_len--;
+        transport_emit(w->p->t, RH_EV_SENT, r.to, r.type, via_name(w->kind), NULL);
+    }
+}
+
 static void pump(stream_writer *w)
 {
     if (!w->bev)
@@ -129,7 +165,7 @@ static void pump(stream_writer *w)
             writer_close(w, "out of memory encoding a frame");
             return;
         }
-        transport_emit(w->p->t, RH_EV_SENT, to, type, via_name(w->kind), NULL);
+        sent_track(w, type, to);
     }
 }
 
@@ -211,6 +247,9 @@ void writer_attach(stream_writer *w, struct bufferevent *bev)
     rh_stream_encoder_init(&w->enc, w->kind);
     w->wrote_since_tick = false;
     bufferevent_setcb(bev, on_read, on_write, on_event, w);
+    w->sent_len = 0;
+    w->written = w->appended = 0;
+    evbuffer_add_cb(bufferevent_get_output(bev), on_drained, w);
     bufferevent_setwatermark(bev, EV_WRITE, WRITER_LOW, 0);
     struct timeval wt = {RH_CONN_WRITE_TIMEOUT_MS / 1000, 0};
     bufferevent_set_timeouts(bev, NULL, &wt);
@@ -250,6 +289,9 @@ void writer_close(stream_writer *w, const char *why)
     if (why)
         rh_logf(RH_LOG_INFO, "closed stream %s writer to peer %016llx: %s",
                 rh_stream_kind_name(w->kind), (unsigned long long)w->p->id, why);
+    /* frames still buffered were never written: no `sent` for them */
+    evbuffer_remove_cb(bufferevent_get_output(w->bev), on_drained, w);
+    w->sent_len = 0;
     bufferevent_free(w->bev);
     w->bev = NULL;
 }
@@ -257,6 +299,8 @@ void writer_close(stream_writer *w, const char *why)
 void writer_free(stream_writer *w)
 {
     writer_close(w, NULL);
+    free(w->sent);
+    w->sent = NULL;
     if (w->tick)
         event_free(w->tick);
     w->tick = NULL;

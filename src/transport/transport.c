@@ -201,7 +201,7 @@ static void peer_add(rh_transport *t, uint64_t id, char **urls, size_t n)
     p->id = id;
     p->urls = urls;
     p->n_urls = n;
-    p->paused = t->paused;
+    p->paused = false; /* etcd: Pause() affects the peers it finds, not later ones */
     for (int k = 0; k < 2; k++) {
         writer_init(&p->w[k], p, k);
         reader_init(&p->r[k], p, k);
@@ -282,7 +282,9 @@ static void peer_send(rh_transport *t, rh_msg *m)
     }
     /* the pipeline (POST /raft) is not built yet: report as etcd does for a
      * full pipeline queue */
-    const char *why = "no stream attached and no pipeline yet";
+    const char *why = m->type == RH_MSG_SNAP
+                          ? "MsgSnap goes by the pipeline, which is not built yet"
+                          : "no stream attached and no pipeline yet";
     rh_logf(RH_LOG_DEBUG, "dropped %s to %016llx: %s",
             rh_msg_type_name(m->type) ? rh_msg_type_name(m->type) : "message",
             (unsigned long long)p->id, why);
@@ -415,6 +417,42 @@ static void *loop_main(void *arg)
     return NULL;
 }
 
+/* Advertised URLs default to the listen URLs; a listen port of 0 is
+ * replaced by the port actually bound, so peers can dial back. */
+static int advertise_bound_ports(rh_transport *t)
+{
+    size_t hl = 1;
+    for (size_t i = 0; i < t->n_advertise && i < t->n_listen; i++) {
+        rh_url u;
+        char err[64];
+        if (rh_url_parse(t->advertise[i], &u, err, sizeof(err)) == 0 &&
+            strcmp(u.port, "0") == 0 && t->ports[i]) {
+            char url[400];
+            bool v6 = strchr(u.host, ':') != NULL;
+            snprintf(url, sizeof(url), "http://%s%s%s:%d", v6 ? "[" : "", u.host,
+                     v6 ? "]" : "", t->ports[i]);
+            char *d = strdup(url);
+            if (!d)
+                return -1;
+            free(t->advertise[i]);
+            t->advertise[i] = d;
+        }
+    }
+    for (size_t i = 0; i < t->n_advertise; i++)
+        hl += strlen(t->advertise[i]) + 1;
+    char *h = calloc(1, hl);
+    if (!h)
+        return -1;
+    for (size_t i = 0; i < t->n_advertise; i++) {
+        if (i)
+            strcat(h, ",");
+        strcat(h, t->advertise[i]);
+    }
+    free(t->peer_urls_header);
+    t->peer_urls_header = h;
+    return 0;
+}
+
 static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
 static void evthread_init(void)
 {
@@ -480,6 +518,11 @@ rh_transport *rh_transport_new(const rh_transport_config *cfg, char *err, size_t
     }
     t->wake = event_new(t->base, -1, EV_PERSIST | EV_READ, on_wake, t);
     if (server_listen(t, err, errlen) != 0) {
+        rh_transport_free(t);
+        return NULL;
+    }
+    if (!cfg->n_advertise && advertise_bound_ports(t) != 0) {
+        snprintf(err, errlen, "out of memory");
         rh_transport_free(t);
         return NULL;
     }
