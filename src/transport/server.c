@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <netinet/in.h>
@@ -370,6 +371,21 @@ static void serve_other(server_conn *c, const rh_http_request *req, rh_http_span
         int n = snprintf(body, sizeof(body),
                          "{\"etcdserver\":\"%s\",\"etcdcluster\":\"%d.%d.0\"}",
                          t->server_version, maj, min);
+        respond(c, 200, NULL, 0, "application/json", body, (size_t)n);
+        return;
+    }
+    if (get && path.len == strlen(RH_HTTP_PATH_PROBING) &&
+        !memcmp(path.ptr, RH_HTTP_PATH_PROBING, path.len)) {
+        /* etcd's probing handler: {"OK":true,"Now":<Go time.Time JSON>} */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        char body[128];
+        int n = snprintf(body, sizeof(body),
+                         "{\"OK\":true,\"Now\":\"%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ\"}\n",
+                         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                         tm.tm_sec, ts.tv_nsec);
         respond(c, 200, NULL, 0, "application/json", body, (size_t)n);
         return;
     }
