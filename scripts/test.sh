@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test run, from a fresh Debian 12 machine to a verdict:
-#  1. gcc, ASan+UBSan: unit tests, golden tests against etcd's Go code, CLI tests
+#  1. gcc, ASan+UBSan: unit tests, golden tests against etcd's Go code, CLI
+#     tests, then interop tests against etcd's Go rafthttp and real etcd
 #  2. clang, Release, -Werror: the same unit tests (warning-free with both)
 #  3. clang + libFuzzer: every fuzz target for FUZZ_SECONDS (default 15) each,
 #     seeded from the golden streams
@@ -16,6 +17,9 @@ echo "== gcc + ASan/UBSan"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRH_SANITIZE=ON -DCMAKE_C_COMPILER=gcc >/dev/null
 cmake --build build-asan -j"$jobs"
 ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+echo "== interop: C node vs etcd's Go rafthttp and real etcd members (ASan build)"
+tests/interop/run.sh build-asan
 
 echo "== clang Release"
 cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Release -DRH_GOLDEN=OFF -DCMAKE_C_COMPILER=clang >/dev/null

@@ -104,6 +104,7 @@ typedef struct stream_reader {
     struct event *timer;        /* redial timer */
     int64_t last_dial_ms;       /* when the last dial started */
     unsigned failures;          /* dials in a row that did not reach 200 */
+    char last_why[160];         /* last failure logged, to log changes only */
     size_t url;                 /* index of the URL dialed */
     rh_http_parser hp;          /* response head parser */
     rh_http_header hdrs[32];    /* its fields */

@@ -149,8 +149,8 @@ static void serve_stream(server_conn *c, const rh_http_request *req, rh_http_spa
     rh_http_header vh[] = {rh_http_header_make("X-Server-Version", t->server_version)};
     if (!rh_http_span_eq_nocase(req->method, "GET") || req->method.len != 3 ||
         memcmp(req->method.ptr, "GET", 3) != 0) {
-        rh_http_header allow[] = {rh_http_header_make("Allow", "GET")};
-        http_error(c, 405, "Method Not Allowed", allow, 1);
+        rh_http_header allow[] = {rh_http_header_make("Allow", "GET"), vh[0]};
+        http_error(c, 405, "Method Not Allowed", allow, 2);
         return;
     }
     if (!version_compatible(t, req)) {

@@ -68,8 +68,16 @@ static void finish(stream_reader *r, const char *action, const char *why, bool r
         rh_logf(RH_LOG_INFO, "peer %016llx: switching to URL %s",
                 (unsigned long long)p->id, p->urls[p->pick]);
     }
-    if (action)
+    if (action) {
+        /* one line per distinct reason: a dead peer redials ten times a
+         * second and must not flood the log */
+        if (why && strncmp(r->last_why, why, sizeof(r->last_why) - 1) != 0) {
+            rh_logf(RH_LOG_WARN, "stream %s to peer %016llx: %s failed: %s",
+                    rh_stream_kind_name(r->kind), (unsigned long long)p->id, action, why);
+            snprintf(r->last_why, sizeof(r->last_why), "%s", why);
+        }
         peer_deactivate(p, source_of(r->kind), action, why);
+    }
     schedule(r);
 }
 
@@ -250,6 +258,7 @@ static void handle_head(stream_reader *r, size_t head_len)
         }
         r->state = R_BODY;
         r->failures = 0;
+        r->last_why[0] = 0;
         rh_logf(RH_LOG_INFO, "established stream %s reader from peer %016llx",
                 rh_stream_kind_name(r->kind), (unsigned long long)p->id);
         peer_activate(p);
