@@ -115,6 +115,48 @@ typedef struct stream_reader {
     rh_stream_decoder *dec;     /* stream decoder for this connection */
 } stream_reader;
 
+/* ---- pipeline (POST /raft) -------------------------------------------------------- */
+
+#define RH_PIPELINE_BUF_SIZE 64 /* etcd's pipelineBufSize */
+#define RH_PIPELINE_CONNS 4     /* etcd's connPerPipeline */
+
+enum pipe_state {
+    PC_DOWN,       /* no connection */
+    PC_CONNECTING, /* dialing, a message waits in m */
+    PC_IDLE,       /* connected, kept alive, no request */
+    PC_WAIT,       /* request written, reading the response head */
+    PC_BODY,       /* reading the response body */
+};
+
+struct pipeline;
+
+typedef struct pipe_conn {
+    struct pipeline *pl;
+    int state;               /* pipe_state */
+    struct bufferevent *bev; /* owned */
+    rh_msg *m;               /* the message in flight, owned */
+    size_t body_len;         /* its encoded size */
+    size_t url;              /* URL index dialed */
+    rh_http_parser hp;
+    rh_http_header hdrs[32];
+    rh_http_response resp;
+    int status;
+    bool keep_alive;
+    uint64_t body_left;
+} pipe_conn;
+
+typedef struct pipeline {
+    struct peer *p;
+    msgq q;                               /* 64 messages */
+    pipe_conn conns[RH_PIPELINE_CONNS];
+    bool pumping;
+} pipeline;
+
+void pipeline_init(pipeline *pl, struct peer *p);
+void pipeline_send(pipeline *pl, rh_msg *m, size_t size); /* takes m */
+void pipeline_pump(pipeline *pl);
+void pipeline_free(pipeline *pl);
+
 /* ---- peer --------------------------------------------------------------------- */
 
 typedef struct peer {
@@ -128,6 +170,7 @@ typedef struct peer {
     int64_t active_since_ns;  /* CLOCK_REALTIME */
     stream_writer w[2];       /* by rh_stream_kind */
     stream_reader r[2];
+    pipeline pl;              /* POST /raft sender */
     struct peer *next;
     /* metrics */
     uint64_t sent_bytes, recv_bytes, sent_failures, recv_failures;

@@ -206,6 +206,7 @@ static void peer_add(rh_transport *t, uint64_t id, char **urls, size_t n)
         writer_init(&p->w[k], p, k);
         reader_init(&p->r[k], p, k);
     }
+    pipeline_init(&p->pl, p);
     p->next = t->peers;
     t->peers = p;
     for (int k = 0; k < 2; k++)
@@ -221,6 +222,7 @@ static void peer_destroy(peer *p)
         reader_stop(&p->r[k]);
         writer_free(&p->w[k]);
     }
+    pipeline_free(&p->pl);
     free_strv(p->urls, p->n_urls);
     free(p);
 }
@@ -280,21 +282,7 @@ static void peer_send(rh_transport *t, rh_msg *m)
         writer_send(w, m, rh_msg_size(m));
         return;
     }
-    /* the pipeline (POST /raft) is not built yet: report as etcd does for a
-     * full pipeline queue */
-    const char *why = m->type == RH_MSG_SNAP
-                          ? "MsgSnap goes by the pipeline, which is not built yet"
-                          : "no stream attached and no pipeline yet";
-    rh_logf(RH_LOG_DEBUG, "dropped %s to %016llx: %s",
-            rh_msg_type_name(m->type) ? rh_msg_type_name(m->type) : "message",
-            (unsigned long long)p->id, why);
-    transport_emit(t, RH_EV_DROPPED, p->id, m->type, "pipeline", why);
-    p->sent_failures++;
-    if (t->cfg.raft.report_unreachable)
-        t->cfg.raft.report_unreachable(t->cfg.raft.ctx, m->to);
-    if (m->type == RH_MSG_SNAP && t->cfg.raft.report_snapshot)
-        t->cfg.raft.report_snapshot(t->cfg.raft.ctx, m->to, false);
-    rh_msg_free(m);
+    pipeline_send(&p->pl, m, rh_msg_size(m));
 }
 
 static void set_paused(rh_transport *t, peer *only, bool paused)

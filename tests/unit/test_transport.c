@@ -154,8 +154,6 @@ static void every_type_arrives_in_order(void)
     for (int t = 0; t < RH_MSG_TYPE_COUNT; t++) {
         msgs[t] = (rh_msg){.type = t, .to = B_ID, .from = A_ID, .term = 7,
                            .index = (uint64_t)t, .context = {ctx, 3}};
-        if (t == RH_MSG_SNAP)
-            msgs[t].type = RH_MSG_HEARTBEAT; /* MsgSnap needs the pipeline */
     }
     CHECK(rh_transport_send(ta, msgs, RH_MSG_TYPE_COUNT) == 0);
     CHECK(wait_count(&ib, RH_MSG_TYPE_COUNT, 3000));
@@ -164,7 +162,10 @@ static void every_type_arrives_in_order(void)
     for (size_t i = 0; i < ib.n && i < RH_MSG_TYPE_COUNT; i++) {
         const rh_msg *want = &msgs[ib.msgs[i]->index % RH_MSG_TYPE_COUNT];
         CHECK(rh_msg_equal(ib.msgs[i], want));
-        CHECK(strcmp(ib.via[i], want->type == RH_MSG_APP ? "streamMsgAppV2" : "streamMsg") == 0);
+        const char *via = want->type == RH_MSG_APP    ? "streamMsgAppV2"
+                          : want->type == RH_MSG_SNAP ? "pipeline"
+                                                      : "streamMsg";
+        CHECK(strcmp(ib.via[i], via) == 0);
     }
     inbox_clear(&ib);
 }
