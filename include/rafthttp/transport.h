@@ -128,7 +128,8 @@ size_t rh_transport_status(rh_transport *t, rh_peer_status *out, size_t max);
 int64_t rh_transport_active_since(rh_transport *t, uint64_t id);
 size_t rh_transport_active_peers(rh_transport *t);
 
-/* Prometheus text of the transport's metrics into buf; returns the length
+/* Prometheus text of the transport's metrics into buf (from any thread:
+ * the loop thread renders it); returns the length
  * it needs (may exceed cap: then call again with more). */
 size_t rh_transport_metrics(rh_transport *t, char *buf, size_t cap);
 

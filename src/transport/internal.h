@@ -261,6 +261,8 @@ struct rh_transport {
 void transport_emit(rh_transport *t, int kind, uint64_t peer_id, int32_t type,
                     const char *via, const char *text);
 void transport_status_changed(rh_transport *t);
+/* Prometheus text, on the loop thread (rh_transport_metrics hops there). */
+size_t transport_metrics_text(rh_transport *t, char *buf, size_t cap);
 
 /* server.c */
 int server_listen(rh_transport *t, char *err, size_t errlen);

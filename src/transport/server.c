@@ -85,7 +85,8 @@ static void respond(server_conn *c, int status, const rh_http_header *extra, siz
             h[n++] = rh_http_header_make("X-Content-Type-Options", "nosniff");
     }
     h[n++] = rh_http_header_make("X-Etcd-Cluster-ID", t->cid_str);
-    h[n++] = rh_http_header_make("Content-Length", len);
+    if (status != 204) /* RFC 9110 8.6: never on a 204 */
+        h[n++] = rh_http_header_make("Content-Length", len);
     h[n++] = rh_http_header_make("Connection", "close");
     char head[1024];
     size_t hl = rh_http_write_response_head(head, sizeof(head), status, h, n);
@@ -391,13 +392,13 @@ static void serve_other(server_conn *c, const rh_http_request *req, rh_http_span
     }
     if (get && path.len == strlen(RH_HTTP_PATH_METRICS) &&
         !memcmp(path.ptr, RH_HTTP_PATH_METRICS, path.len)) {
-        size_t need = rh_transport_metrics(t, NULL, 0);
+        size_t need = transport_metrics_text(t, NULL, 0);
         char *body = malloc(need + 1);
         if (!body) {
             http_error(c, 500, "out of memory", NULL, 0);
             return;
         }
-        rh_transport_metrics(t, body, need + 1);
+        transport_metrics_text(t, body, need + 1);
         respond(c, 200, NULL, 0, "text/plain; version=0.0.4", body, need);
         free(body);
         return;

@@ -26,7 +26,18 @@ enum cmd_op {
     C_MEND,
     C_PAUSE,
     C_RESUME,
+    C_METRICS,
 };
+
+/* A metrics request from another thread, answered by the loop. */
+typedef struct metrics_req {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    char *buf;
+    size_t cap, n;
+    bool done;
+} metrics_req;
+static void metrics_answer(rh_transport *t, metrics_req *r);
 
 struct cmd {
     int op;
@@ -35,6 +46,7 @@ struct cmd {
     size_t n_urls;
     rh_msg **msgs; /* owned clones */
     size_t n_msgs;
+    metrics_req *metrics; /* C_METRICS: the waiting caller's request */
     cmd *next;
 };
 
@@ -326,6 +338,9 @@ static void run_cmd(rh_transport *t, cmd *c)
         t->paused = c->op == C_PAUSE;
         set_paused(t, NULL, t->paused);
         break;
+    case C_METRICS:
+        metrics_answer(t, c->metrics);
+        break;
     }
     c->n_urls = 0;
     cmd_free(c);
@@ -343,7 +358,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     pthread_mutex_unlock(&t->mu);
     while (c) {
         cmd *next = c->next;
-        if (stop)
+        if (stop && c->op != C_METRICS)
             cmd_free(c);
         else
             run_cmd(t, c);
@@ -394,6 +409,16 @@ static int post_simple(rh_transport *t, int op, uint64_t id, const char *const *
 {
     cmd *c = cmd_new(op, id, urls, n);
     return c ? post(t, c) : -ENOMEM;
+}
+
+static void metrics_answer(rh_transport *t, metrics_req *r)
+{
+    size_t n = transport_metrics_text(t, r->buf, r->cap);
+    pthread_mutex_lock(&r->mu);
+    r->n = n;
+    r->done = true;
+    pthread_cond_signal(&r->cond);
+    pthread_mutex_unlock(&r->mu);
 }
 
 /* ---- API ----------------------------------------------------------------- */
@@ -554,6 +579,8 @@ void rh_transport_free(rh_transport *t)
     server_close_all(t);
     for (cmd *c = t->cmds_head; c;) {
         cmd *next = c->next;
+        if (c->op == C_METRICS)
+            metrics_answer(t, c->metrics); /* release its waiter */
         cmd_free(c);
         c = next;
     }
@@ -676,9 +703,30 @@ size_t rh_transport_active_peers(rh_transport *t)
     return n;
 }
 
-/* Prometheus text. Called on the loop thread (from /metrics) where peer
- * counters are safe to read. */
 size_t rh_transport_metrics(rh_transport *t, char *buf, size_t cap)
+{
+    if (!t->started || pthread_equal(pthread_self(), t->loop_thread))
+        return transport_metrics_text(t, buf, cap);
+    metrics_req r = {.buf = buf, .cap = cap};
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.cond, NULL);
+    cmd *c = cmd_new(C_METRICS, 0, NULL, 0);
+    if (!c)
+        return 0;
+    c->metrics = &r;
+    if (post(t, c) != 0)
+        return 0;
+    pthread_mutex_lock(&r.mu);
+    while (!r.done)
+        pthread_cond_wait(&r.cond, &r.mu);
+    pthread_mutex_unlock(&r.mu);
+    pthread_mutex_destroy(&r.mu);
+    pthread_cond_destroy(&r.cond);
+    return r.n;
+}
+
+/* Prometheus text; loop thread only: peer counters are its own. */
+size_t transport_metrics_text(rh_transport *t, char *buf, size_t cap)
 {
     size_t n = 0;
 #define OUT(...)                                                                    \

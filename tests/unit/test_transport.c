@@ -144,6 +144,14 @@ static void streams_come_up_both_ways(void)
     rh_peer_status st[4];
     CHECK_EQ_U64(rh_transport_status(ta, st, 4), 1);
     CHECK(st[0].active && st[0].id == B_ID);
+    /* metrics from this (non-loop) thread, under etcd's names */
+    char *text = malloc(1 << 16);
+    size_t n = rh_transport_metrics(ta, text, 1 << 16);
+    CHECK(n > 0 && n < (1 << 16));
+    CHECK(strstr(text, "etcd_network_active_peers{Local=\"a1\",Remote=\"b2\"} 1") != NULL);
+    CHECK(strstr(text, "etcd_network_peer_sent_bytes_total{To=\"b2\"}") != NULL);
+    CHECK(strstr(text, "etcd_network_disconnected_peers_total{Local=\"a1\",Remote=\"b2\"} 0") != NULL);
+    free(text);
     sleep_ms(300); /* let all four streams attach */
 }
 
