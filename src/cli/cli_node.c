@@ -68,7 +68,7 @@ const char cli_node_help[] =
     "                    from may also be hex strings), sent with Send\n"
     "        {\"cmd\":\"addPeer\",\"id\":3,\"urls\":[\"http://127.0.0.1:2382\"]}\n"
     "        {\"cmd\":\"updatePeer\",\"id\":3,\"urls\":[...]}  {\"cmd\":\"removePeer\",\"id\":3}\n"
-    "        {\"cmd\":\"addRemote\",\"id\":3,\"urls\":[...]}   (not supported yet)\n"
+    "        {\"cmd\":\"addRemote\",\"id\":3,\"urls\":[...]}   (pipeline only)\n"
     "        {\"cmd\":\"cutPeer\",\"id\":3}  {\"cmd\":\"mendPeer\",\"id\":3}\n"
     "        {\"cmd\":\"pause\"}  {\"cmd\":\"resume\"}  {\"cmd\":\"status\"}  {\"cmd\":\"stop\"}\n"
     "        {\"cmd\":\"markRemoved\",\"id\":3}  {\"cmd\":\"unmarkRemoved\",\"id\":3}\n"
@@ -380,14 +380,8 @@ static void node_send(node *n, const rh_msg *m)
         emit_dropped(n, 0, m->type, "to is 0: Transport.Send ignores it");
         return;
     }
-    pthread_mutex_lock(&n->mu);
-    node_peer *p = find_peer(n, m->to);
-    bool known = p != NULL, cut = p && p->cut;
-    pthread_mutex_unlock(&n->mu);
-    if (!known)
-        emit_dropped(n, m->to, m->type, "unknown peer");
-    else if (cut)
-        emit_dropped(n, m->to, m->type, "peer paused (cutPeer/pause)");
+    /* unknown and paused targets are reported by the transport (a remote
+     * it learned from a request is known to it, not to us) */
     int rc = rh_transport_send(n->t, m, 1);
     if (rc < 0)
         emit_error(n, "send: %s", strerror(-rc));
@@ -715,9 +709,7 @@ static bool command(node *n, const char *cmd, const rh_json *o)
         pthread_mutex_unlock(&n->mu);
     } else if (!strcmp(cmd, "addRemote")) {
         rc = rh_transport_add_remote(n->t, id, cu, n_urls);
-        if (rc == -ENOSYS)
-            snprintf(fail, sizeof(fail), "remotes are not supported yet");
-        else if (rc < 0)
+        if (rc < 0)
             snprintf(fail, sizeof(fail), "%s", strerror(-rc));
     } else if (!strcmp(cmd, "removePeer")) {
         pthread_mutex_lock(&n->mu);

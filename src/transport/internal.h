@@ -165,6 +165,7 @@ typedef struct peer {
     char **urls;              /* owned strings */
     size_t n_urls;
     size_t pick;              /* URL in use (the picker) */
+    bool remote;              /* a remote: pipeline only, not a peer (etcd's remote) */
     bool paused;              /* cut or transport paused: drop both ways */
     bool active;              /* peer status */
     int64_t active_since_ns;  /* CLOCK_REALTIME */
@@ -181,7 +182,11 @@ void peer_activate(peer *p);
 void peer_deactivate(peer *p, const char *source, const char *action,
                      const char *why);
 void peer_route_received(peer *p, rh_msg **batch, const char **via, size_t n);
-peer *transport_find_peer(rh_transport *t, uint64_t id);
+peer *transport_find_peer(rh_transport *t, uint64_t id);   /* peers, not remotes */
+peer *transport_find_remote(rh_transport *t, uint64_t id);
+/* Adds a remote from X-PeerURLs ("u1,u2") unless id is a peer or remote. */
+void transport_add_remote_from_header(rh_transport *t, uint64_t id, const char *urls,
+                                      size_t len);
 
 void writer_init(stream_writer *w, peer *p, int kind);
 void writer_attach(stream_writer *w, struct bufferevent *bev);

@@ -195,6 +195,10 @@ static void serve_stream(server_conn *c, const rh_http_request *req, rh_http_spa
     }
     peer *p = transport_find_peer(t, from);
     if (!p) {
+        const rh_http_header *pu = rh_http_header_find(req->headers, req->num_headers,
+                                                       "X-PeerURLs");
+        if (pu)
+            transport_add_remote_from_header(t, from, pu->value.ptr, pu->value.len);
         rh_logf(RH_LOG_WARN, "refused stream from %016llx: not a peer of cluster %s",
                 (unsigned long long)from, t->cid_str);
         http_error(c, 404, "error sender not found", vh, 1);
@@ -339,6 +343,14 @@ static void serve_pipeline(server_conn *c, const rh_http_request *req, size_t he
         http_error(c, 412, "cluster ID mismatch", NULL, 0);
         return;
     }
+    /* etcd's addRemoteFromRequest: X-Server-From + X-PeerURLs */
+    const rh_http_header *sf = rh_http_header_find(req->headers, req->num_headers,
+                                                   "X-Server-From");
+    const rh_http_header *pu = rh_http_header_find(req->headers, req->num_headers,
+                                                   "X-PeerURLs");
+    uint64_t sender;
+    if (sf && pu && rh_http_parse_id(sf->value.ptr, sf->value.len, &sender) == 0)
+        transport_add_remote_from_header(t, sender, pu->value.ptr, pu->value.len);
     rh_err err;
     if (rh_http_request_body(req, &c->body, &err) != 0) {
         int st = rh_http_error_status(err.code);

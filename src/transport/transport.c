@@ -27,6 +27,7 @@ enum cmd_op {
     C_PAUSE,
     C_RESUME,
     C_METRICS,
+    C_ADD_REMOTE,
 };
 
 /* A metrics request from another thread, answered by the loop. */
@@ -97,7 +98,15 @@ void transport_emit(rh_transport *t, int kind, uint64_t peer_id, int32_t type,
 peer *transport_find_peer(rh_transport *t, uint64_t id)
 {
     for (peer *p = t->peers; p; p = p->next)
-        if (p->id == id)
+        if (p->id == id && !p->remote)
+            return p;
+    return NULL;
+}
+
+peer *transport_find_remote(rh_transport *t, uint64_t id)
+{
+    for (peer *p = t->peers; p; p = p->next)
+        if (p->id == id && p->remote)
             return p;
     return NULL;
 }
@@ -107,7 +116,7 @@ void transport_status_changed(rh_transport *t)
 {
     size_t n = 0, active = 0;
     for (peer *p = t->peers; p; p = p->next)
-        n++;
+        n += !p->remote;
     pthread_mutex_lock(&t->mu);
     if (n > t->cap_status) {
         rh_peer_status *ns = realloc(t->status, n * sizeof(*ns));
@@ -117,8 +126,10 @@ void transport_status_changed(rh_transport *t)
         }
     }
     size_t i = 0;
-    for (peer *p = t->peers; p && i < t->cap_status; p = p->next, i++) {
-        rh_peer_status *s = &t->status[i];
+    for (peer *p = t->peers; p && i < t->cap_status; p = p->next) {
+        if (p->remote)
+            continue;
+        rh_peer_status *s = &t->status[i++];
         s->id = p->id;
         s->active = p->active;
         s->active_since_ns = p->active ? p->active_since_ns : 0;
@@ -198,11 +209,19 @@ void peer_route_received(peer *p, rh_msg **batch, const char **via, size_t n)
 
 /* ---- peers (loop thread) -------------------------------------------------- */
 
-static void peer_add(rh_transport *t, uint64_t id, char **urls, size_t n)
+static void peer_remove(rh_transport *t, uint64_t id);
+static void peer_unlink(rh_transport *t, peer *p);
+
+static void peer_add_kind(rh_transport *t, uint64_t id, char **urls, size_t n, bool remote)
 {
-    if (transport_find_peer(t, id)) {
+    if (transport_find_peer(t, id) || (remote && transport_find_remote(t, id))) {
         free_strv(urls, n);
         return;
+    }
+    peer *old = transport_find_remote(t, id);
+    if (old) { /* etcd: a remote stops when the member becomes a peer */
+        peer_unlink(t, old);
+        rh_logf(RH_LOG_INFO, "remote %016llx became a peer", (unsigned long long)id);
     }
     peer *p = calloc(1, sizeof(*p));
     if (!p) {
@@ -219,13 +238,48 @@ static void peer_add(rh_transport *t, uint64_t id, char **urls, size_t n)
         reader_init(&p->r[k], p, k);
     }
     pipeline_init(&p->pl, p);
+    p->remote = remote;
     p->next = t->peers;
     t->peers = p;
-    for (int k = 0; k < 2; k++)
-        reader_start(&p->r[k]);
-    rh_logf(RH_LOG_INFO, "added peer %016llx (%s)", (unsigned long long)id,
-            n ? urls[0] : "no URL");
+    if (!remote)
+        for (int k = 0; k < 2; k++)
+            reader_start(&p->r[k]);
+    rh_logf(RH_LOG_INFO, "added %s %016llx (%s)", remote ? "remote" : "peer",
+            (unsigned long long)id, n ? urls[0] : "no URL");
     transport_status_changed(t);
+}
+
+static void peer_add(rh_transport *t, uint64_t id, char **urls, size_t n)
+{
+    peer_add_kind(t, id, urls, n, false);
+}
+
+void transport_add_remote_from_header(rh_transport *t, uint64_t id, const char *urls,
+                                      size_t len)
+{
+    if (len == 0 || transport_find_peer(t, id) || transport_find_remote(t, id))
+        return;
+    char *copy = strndup(urls, len);
+    if (!copy)
+        return;
+    size_t n = 1;
+    for (size_t i = 0; i < len; i++)
+        n += copy[i] == ',';
+    char **v = calloc(n, sizeof(char *));
+    size_t k = 0;
+    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); v && tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        rh_url u;
+        char err[64];
+        if (rh_url_parse(tok, &u, err, sizeof(err)) == 0 && (v[k] = strdup(tok)))
+            k++;
+    }
+    free(copy);
+    if (!v || k == 0) {
+        free_strv(v, k);
+        return;
+    }
+    peer_add_kind(t, id, v, k, true);
 }
 
 static void peer_destroy(peer *p)
@@ -239,17 +293,24 @@ static void peer_destroy(peer *p)
     free(p);
 }
 
-static void peer_remove(rh_transport *t, uint64_t id)
+static void peer_unlink(rh_transport *t, peer *p)
 {
     for (peer **pp = &t->peers; *pp; pp = &(*pp)->next) {
-        if ((*pp)->id == id) {
-            peer *p = *pp;
+        if (*pp == p) {
             *pp = p->next;
-            rh_logf(RH_LOG_INFO, "removed peer %016llx", (unsigned long long)id);
             peer_destroy(p);
             transport_status_changed(t);
             return;
         }
+    }
+}
+
+static void peer_remove(rh_transport *t, uint64_t id)
+{
+    peer *p = transport_find_peer(t, id);
+    if (p) {
+        rh_logf(RH_LOG_INFO, "removed peer %016llx", (unsigned long long)id);
+        peer_unlink(t, p);
     }
 }
 
@@ -274,12 +335,19 @@ static void peer_send(rh_transport *t, rh_msg *m)
 {
     peer *p = transport_find_peer(t, m->to);
     if (!p) {
+        peer *r = transport_find_remote(t, m->to);
+        if (r) { /* etcd's remote: pipeline only */
+            pipeline_send(&r->pl, m, rh_msg_size(m));
+            return;
+        }
         rh_logf(RH_LOG_DEBUG, "ignored message to unknown peer %016llx",
                 (unsigned long long)m->to);
+        transport_emit(t, RH_EV_DROPPED, m->to, m->type, NULL, "unknown peer");
         rh_msg_free(m);
         return;
     }
-    if (p->paused) {
+    if (p->paused) { /* etcd drops silently; we report it */
+        transport_emit(t, RH_EV_DROPPED, m->to, m->type, NULL, "peer paused (cutPeer/pause)");
         rh_msg_free(m);
         return;
     }
@@ -327,7 +395,11 @@ static void run_cmd(rh_transport *t, cmd *c)
         break;
     case C_REMOVE_ALL:
         while (t->peers)
-            peer_remove(t, t->peers->id);
+            peer_unlink(t, t->peers);
+        break;
+    case C_ADD_REMOTE:
+        peer_add_kind(t, c->id, c->urls, c->n_urls, true);
+        c->urls = NULL;
         break;
     case C_CUT:
     case C_MEND:
@@ -622,13 +694,7 @@ int rh_transport_update_peer(rh_transport *t, uint64_t id, const char *const *ur
 
 int rh_transport_add_remote(rh_transport *t, uint64_t id, const char *const *urls, size_t n)
 {
-    /* remotes (pipeline-only members) come with the pipeline */
-    (void)t;
-    (void)urls;
-    (void)n;
-    rh_logf(RH_LOG_DEBUG, "add remote %016llx: remotes are not supported yet",
-            (unsigned long long)id);
-    return -ENOSYS;
+    return post_simple(t, C_ADD_REMOTE, id, urls, n);
 }
 
 int rh_transport_send(rh_transport *t, const rh_msg *msgs, size_t n)

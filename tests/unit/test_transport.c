@@ -307,6 +307,35 @@ static void pipeline_errors_match_etcd(void)
     CHECK_EQ_U64(raw_http(pb, nothttp, strlen(nothttp), resp, sizeof(resp)), 400);
 }
 
+static void unknown_sender_becomes_a_pipeline_remote(void)
+{
+    /* a stream request from unknown 0xee whose X-PeerURLs is A's URL */
+    char req[512], resp[2048];
+    int n = snprintf(req, sizeof(req),
+                     "GET /raft/stream/message/ee HTTP/1.1\r\nHost: x\r\n"
+                     "X-Server-Version: 3.4.23\r\nX-Etcd-Cluster-ID: c1d\r\n"
+                     "X-Raft-To: b2\r\nX-PeerURLs: http://127.0.0.1:%d\r\n\r\n", pa);
+    CHECK_EQ_U64(raw_http(pb, req, (size_t)n, resp, sizeof(resp)), 404);
+    CHECK(strstr(resp, "error sender not found\n") != NULL);
+    /* B now knows 0xee as a remote: a message to it goes by pipeline to
+     * that URL (A's server, which accepts POST /raft from anyone) */
+    rh_msg m = {.type = RH_MSG_HEARTBEAT, .to = 0xee, .from = B_ID, .term = 77};
+    for (int i = 0; i < 100 && inbox_count(&ia) == 0; i++) {
+        if (i % 20 == 0)
+            rh_transport_send(tb, &m, 1);
+        sleep_ms(10);
+    }
+    CHECK(wait_count(&ia, 1, 2000));
+    if (inbox_count(&ia) >= 1) {
+        CHECK(ia.msgs[0]->term == 77 && ia.msgs[0]->to == 0xee);
+        CHECK(strcmp(ia.via[0], "pipeline") == 0);
+    }
+    inbox_clear(&ia);
+    /* a remote is not a peer: status lists only A */
+    rh_peer_status st[4];
+    CHECK_EQ_U64(rh_transport_status(tb, st, 4), 1);
+}
+
 static void churn_leaks_nothing(int cycles)
 {
     int ok = 0;
@@ -334,6 +363,7 @@ int main(int argc, char **argv)
     TEST(restarted_peer_goes_inactive_then_active);
     TEST(pipeline_post_is_processed_with_204);
     TEST(pipeline_errors_match_etcd);
+    TEST(unknown_sender_becomes_a_pipeline_remote);
     churn_leaks_nothing(cycles);
     fprintf(stderr, "%s churn_leaks_nothing (%d cycles)\n", check_failures ? "?" : "ok  ",
             cycles);
