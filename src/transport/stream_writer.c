@@ -265,8 +265,10 @@ void writer_send(stream_writer *w, rh_msg *m, size_t size)
     if (!msgq_push(&w->q, m, size)) {
         peer *p = w->p;
         char why[128];
-        snprintf(why, sizeof(why), "send queue full (%zu messages, %zu MiB)", w->q.len,
-                 w->q.bytes >> 20);
+        snprintf(why, sizeof(why),
+                 "send queue full (%zu messages, %.1f MiB; limits %zu messages, %.1f MiB)",
+                 w->q.len, (double)w->q.bytes / (1 << 20), w->q.cap,
+                 (double)w->q.max_bytes / (1 << 20));
         rh_logf(RH_LOG_WARN, "dropped %s to %016llx: %s",
                 rh_msg_type_name(m->type) ? rh_msg_type_name(m->type) : "message",
                 (unsigned long long)p->id, why);

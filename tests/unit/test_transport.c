@@ -336,6 +336,101 @@ static void unknown_sender_becomes_a_pipeline_remote(void)
     CHECK_EQ_U64(rh_transport_status(tb, st, 4), 1);
 }
 
+typedef struct drop_count {
+    pthread_mutex_t mu;
+    int dropped, inactive;
+    char reason[160];
+} drop_count;
+
+static void on_drop_event(void *ctx, const rh_event *ev)
+{
+    drop_count *d = ctx;
+    pthread_mutex_lock(&d->mu);
+    if (ev->kind == RH_EV_DROPPED) {
+        d->dropped++;
+        snprintf(d->reason, sizeof(d->reason), "%s", ev->text ? ev->text : "");
+    }
+    if (ev->kind == RH_EV_PEER_INACTIVE)
+        d->inactive++;
+    pthread_mutex_unlock(&d->mu);
+}
+
+/* A peer that dials our stream and then never reads: the writer's queue
+ * fills to its byte bound and drops with a reason, memory stays bounded,
+ * and the 5 s write timeout ends the connection. */
+static void slow_peer_is_bounded_by_bytes_then_timed_out(void)
+{
+    static inbox in = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    static drop_count dc = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    const char *listen[] = {"http://127.0.0.1:0"};
+    rh_transport_config cfg = {
+        .id = 0x5, .cluster_id = CID, .listen = listen, .n_listen = 1,
+        .queue_bytes = 1u << 20, /* 1 MiB */
+        .raft = {.ctx = &in, .process = process},
+        .on_event = on_drop_event, .event_ctx = &dc,
+    };
+    rh_transport *t = rh_transport_new(&cfg, NULL, 0);
+    CHECK(t != NULL);
+    if (!t)
+        return;
+    int port = rh_transport_listen_port(t, 0);
+    const char *purl[] = {"http://127.0.0.1:1"}; /* its own dials fail */
+    rh_transport_add_peer(t, 0x6, purl, 1);
+    rh_transport_start(t);
+    sleep_ms(100);
+    /* dial its message stream as peer 6, read the head, then stop reading */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    const char *req = "GET /raft/stream/message/6 HTTP/1.1\r\nHost: x\r\n"
+                      "X-Server-Version: 3.4.23\r\nX-Etcd-Cluster-ID: c1d\r\n"
+                      "X-Raft-To: 5\r\n\r\n";
+    CHECK(write(fd, req, strlen(req)) == (ssize_t)strlen(req));
+    char head[512];
+    CHECK(read(fd, head, sizeof(head)) > 0);
+    CHECK(strncmp(head, "HTTP/1.1 200", 12) == 0);
+    /* 64 KiB messages: 1 MiB of queue holds 16 of them */
+    static uint8_t big[64 * 1024];
+    rh_entry e = {.term = 1, .index = 1, .data = {big, sizeof(big)}};
+    rh_msg m = {.type = RH_MSG_PROP, .to = 0x6, .from = 0x5, .entries = &e, .n_entries = 1};
+    for (int i = 0; i < 400; i++)
+        rh_transport_send(t, &m, 1);
+    /* wait until the drop count settles */
+    int last = -1;
+    for (int i = 0; i < 100; i++) {
+        sleep_ms(50);
+        pthread_mutex_lock(&dc.mu);
+        int d = dc.dropped;
+        pthread_mutex_unlock(&dc.mu);
+        if (d == last && d > 0)
+            break;
+        last = d;
+    }
+    pthread_mutex_lock(&dc.mu);
+    /* 400 x 64 KiB = 25 MiB offered; what can be absorbed is the 1 MiB queue,
+     * the 256 KiB output buffer and the kernel's socket buffers (loopback
+     * autotuning: a few MiB), so well over half must be dropped */
+    CHECK(dc.dropped >= 200);
+    CHECK(strstr(dc.reason, "send queue full") != NULL && strstr(dc.reason, "1.0 MiB)") != NULL);
+    fprintf(stderr, "  slow peer: %d of 400 dropped (%s)\n", dc.dropped, dc.reason);
+    pthread_mutex_unlock(&dc.mu);
+    /* no progress for 5 s: the write timeout closes the stream */
+    int inactive = 0;
+    for (int i = 0; i < 800 && !inactive; i++) {
+        pthread_mutex_lock(&dc.mu);
+        inactive = dc.inactive;
+        pthread_mutex_unlock(&dc.mu);
+        sleep_ms(10);
+    }
+    CHECK(inactive > 0);
+    close(fd);
+    rh_transport_free(t);
+    inbox_clear(&in);
+}
+
 static void churn_leaks_nothing(int cycles)
 {
     int ok = 0;
@@ -364,6 +459,7 @@ int main(int argc, char **argv)
     TEST(pipeline_post_is_processed_with_204);
     TEST(pipeline_errors_match_etcd);
     TEST(unknown_sender_becomes_a_pipeline_remote);
+    TEST(slow_peer_is_bounded_by_bytes_then_timed_out);
     churn_leaks_nothing(cycles);
     fprintf(stderr, "%s churn_leaks_nothing (%d cycles)\n", check_failures ? "?" : "ok  ",
             cycles);
