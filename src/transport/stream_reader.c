@@ -43,6 +43,7 @@ static const char *source_of(int kind)
 }
 
 static void schedule(stream_reader *r);
+static void read_errbody(stream_reader *r, bool eof);
 
 static void drop_conn(stream_reader *r)
 {
@@ -284,6 +285,7 @@ static void handle_head(stream_reader *r, size_t head_len)
             return;
         }
         r->state = R_ERRBODY;
+        read_errbody(r, false); /* the body may have come with the head */
         return;
     default: {
         char why[64];
