@@ -46,6 +46,10 @@ typedef struct rh_raft {
     void *ctx;
     /* 0 on success; nonzero is logged (and answered 500 on the pipeline) */
     int (*process)(void *ctx, const rh_msg *m, const char *via);
+    /* optional: a MsgSnap received with its body on /raft/snapshot, saved
+     * as `path` (etcd's %016x.snap.db in snap_dir), `bytes` long; the file
+     * is the application's. Without it, `process` gets the message. */
+    int (*process_snapshot)(void *ctx, const rh_msg *m, const char *path, uint64_t bytes);
     bool (*is_id_removed)(void *ctx, uint64_t id);
     void (*report_unreachable)(void *ctx, uint64_t id);
     void (*report_snapshot)(void *ctx, uint64_t id, bool finished);
@@ -82,6 +86,7 @@ typedef struct rh_transport_config {
     size_t queue_bytes;           /* writer queue byte bound, default RH_DEFAULT_QUEUE_BYTES */
     uint64_t max_frame;           /* stream frame limit, default 512 MiB */
     size_t max_head;              /* request head limit, default 64 KiB */
+    const char *snap_dir;         /* where received snapshot bodies go; NULL: refused (500) */
     rh_raft raft;                 /* required: process */
     void (*on_event)(void *ctx, const rh_event *ev); /* optional, loop thread */
     bool trace_sent;              /* emit RH_EV_SENT once a frame left for the socket */

@@ -80,6 +80,29 @@ size_t delivery_push(rh_transport *t, uint64_t from, rh_msg **msgs, const char *
     return ok;
 }
 
+bool delivery_push_snapshot(rh_transport *t, uint64_t from, rh_msg *m, const char *path,
+                            uint64_t bytes)
+{
+    delivery *d = &t->dq;
+    char *file = strdup(path);
+    bool ok = false;
+    pthread_mutex_lock(&d->mu);
+    delivery_count *c = count_for(d, from);
+    if (file && c && !d->stopping && c->recv < RH_RECV_BUF_SIZE &&
+        (d->len < d->cap || ring_grow(d))) {
+        d->items[(d->head + d->len) % d->cap] = (delivery_item){
+            .m = m, .via = "snapshot", .from = from, .snap_file = file, .snap_bytes = bytes};
+        d->len++;
+        c->recv++;
+        ok = true;
+        pthread_cond_signal(&d->cond);
+    }
+    pthread_mutex_unlock(&d->mu);
+    if (!ok)
+        free(file);
+    return ok;
+}
+
 static void *delivery_main(void *arg)
 {
     rh_transport *t = arg;
@@ -111,8 +134,17 @@ static void *delivery_main(void *arg)
         pthread_mutex_unlock(&d->mu);
         for (size_t i = 0; i < n; i++) {
             /* after stop was asked, remaining messages are released unseen */
-            if (!stopping && t->cfg.raft.process &&
-                t->cfg.raft.process(t->cfg.raft.ctx, batch[i].m, batch[i].via) != 0)
+            int rc = 0;
+            if (stopping) {
+                /* released unseen */
+            } else if (batch[i].snap_file && t->cfg.raft.process_snapshot) {
+                rc = t->cfg.raft.process_snapshot(t->cfg.raft.ctx, batch[i].m,
+                                                  batch[i].snap_file, batch[i].snap_bytes);
+            } else if (t->cfg.raft.process) {
+                rc = t->cfg.raft.process(t->cfg.raft.ctx, batch[i].m, batch[i].via);
+            }
+            free(batch[i].snap_file);
+            if (rc != 0)
                 rh_logf(RH_LOG_WARN, "process of %s from %016llx failed",
                         rh_msg_type_name(batch[i].m->type) ? rh_msg_type_name(batch[i].m->type)
                                                            : "message",
@@ -142,6 +174,7 @@ void delivery_stop(rh_transport *t)
         pthread_join(d->thread, NULL);
     d->started = false;
     while (d->len) {
+        free(d->items[d->head].snap_file);
         rh_msg_free(d->items[d->head].m);
         d->head = (d->head + 1) % d->cap;
         d->len--;

@@ -207,6 +207,8 @@ void reader_stop(stream_reader *r);
 
 typedef struct delivery_item {
     rh_msg *m;       /* owned */
+    char *snap_file; /* received snapshot body's file, owned; NULL if none */
+    uint64_t snap_bytes;
     const char *via; /* static string */
     uint64_t from;   /* the peer whose queue it counts in */
     bool prop;       /* proposal queue */
@@ -240,6 +242,7 @@ struct rh_transport {
     char **listen, **advertise;
     size_t n_listen, n_advertise;
     char *peer_urls_header;      /* X-PeerURLs value */
+    char *snap_dir;              /* owned copy of cfg.snap_dir */
     char id_str[17], cid_str[17];
     char server_version[32], min_cluster_version[32];
 
@@ -280,6 +283,9 @@ void delivery_stop(rh_transport *t);
  * order); the caller drops the rest. */
 size_t delivery_push(rh_transport *t, uint64_t from, rh_msg **msgs,
                      const char **via, size_t n, bool *accepted);
+/* A received snapshot: m (owned on success) and its saved file. */
+bool delivery_push_snapshot(rh_transport *t, uint64_t from, rh_msg *m, const char *path,
+                            uint64_t bytes);
 
 /* version checks as etcd: "X.Y[.Z]" with an optional leading v */
 bool rh_version_parse(const char *s, size_t len, int *major, int *minor);

@@ -14,6 +14,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <event2/buffer.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -24,6 +28,9 @@
 /* POST /raft body limit (our spec's default; etcd reads without a total
  * bound, in 64 KiB reads) */
 #define RH_PIPELINE_MAX_BODY ((size_t)512 * 1024 * 1024)
+/* the MsgSnap message before a snapshot body (metadata only; the data
+ * is the body): anything larger is not a snapshot message */
+#define RH_SNAPSHOT_MAX_MSG ((uint64_t)64 * 1024 * 1024)
 
 struct server_conn {
     rh_transport *t;
@@ -38,6 +45,11 @@ struct server_conn {
     uint64_t left;           /* Content-Length bytes still expected */
     uint8_t *buf;            /* the body so far, owned */
     size_t len, cap;
+    bool snapshot;           /* POST /raft/snapshot: body goes to a file */
+    rh_msg *snap_msg;        /* its message, once read; owned */
+    int snap_fd;             /* temp file, -1 when none */
+    char snap_tmp[512];      /* its path */
+    uint64_t snap_bytes;     /* body bytes written to it */
 };
 
 static void conn_unlink(server_conn *c)
@@ -51,9 +63,23 @@ static void conn_unlink(server_conn *c)
         c->next->prev = c->prev;
 }
 
+static void snap_discard(server_conn *c)
+{
+    if (c->snap_fd >= 0) {
+        close(c->snap_fd);
+        unlink(c->snap_tmp); /* a broken upload leaves no file behind */
+        c->snap_fd = -1;
+    }
+    if (c->snap_msg) {
+        rh_msg_free(c->snap_msg);
+        c->snap_msg = NULL;
+    }
+}
+
 static void conn_free(server_conn *c)
 {
     conn_unlink(c);
+    snap_discard(c);
     if (c->bev)
         bufferevent_free(c->bev);
     free(c->buf);
@@ -281,6 +307,15 @@ static void pipeline_complete(server_conn *c)
 }
 
 /* Consumes body bytes from the input; completes or fails the request. */
+static int snap_sink(server_conn *c, const uint8_t *p, size_t n);
+static void snapshot_complete(server_conn *c);
+
+/* Body bytes go to the pipeline buffer or the snapshot sink. */
+static int body_sink(server_conn *c, const uint8_t *p, size_t n)
+{
+    return c->snapshot ? snap_sink(c, p, n) : body_append(c, p, n);
+}
+
 static void pipeline_read(server_conn *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
@@ -293,8 +328,9 @@ static void pipeline_read(server_conn *c)
         bool done = false;
         if (c->body.kind == RH_HTTP_BODY_LENGTH) {
             used = n < c->left ? n : (size_t)c->left;
-            if (body_append(c, seg, used) != 0) {
-                http_error(c, 413, "request body too large", NULL, 0);
+            if (body_sink(c, seg, used) != 0) {
+                if (!c->closing)
+                    http_error(c, 413, "request body too large", NULL, 0);
                 return;
             }
             c->left -= used;
@@ -311,8 +347,9 @@ static void pipeline_read(server_conn *c)
                     http_error(c, 400, "error reading raft message", NULL, 0);
                     return;
                 }
-                if (rc == RH_HTTP_CHUNK_DATA && body_append(c, data, dlen) != 0) {
-                    http_error(c, 413, "request body too large", NULL, 0);
+                if (rc == RH_HTTP_CHUNK_DATA && body_sink(c, data, dlen) != 0) {
+                    if (!c->closing)
+                        http_error(c, 413, "request body too large", NULL, 0);
                     return;
                 }
                 done = rc == RH_HTTP_CHUNK_DONE;
@@ -320,15 +357,134 @@ static void pipeline_read(server_conn *c)
         }
         evbuffer_drain(in, used);
         if (done) {
-            pipeline_complete(c);
+            if (c->snapshot)
+                snapshot_complete(c);
+            else
+                pipeline_complete(c);
             return;
         }
     }
 }
 
-/* POST /raft, checked as etcd's pipelineHandler. */
-static void serve_pipeline(server_conn *c, const rh_http_request *req, size_t head_len)
+/* The snapshot body: a `message` frame (8-byte length, MsgSnap), then the
+ * database, streamed to a temp file in the snapshot directory as it arrives
+ * (constant memory whatever its size). Returns -1 after answering. */
+static int snap_sink(server_conn *c, const uint8_t *p, size_t n)
 {
+    rh_transport *t = c->t;
+    if (!c->snap_msg) {
+        /* still reading the message frame */
+        size_t want = 8;
+        if (c->len >= 8) {
+            uint64_t l = 0;
+            for (int i = 0; i < 8; i++)
+                l = l << 8 | c->buf[i];
+            if (l > RH_SNAPSHOT_MAX_MSG) {
+                http_error(c, 400, "error reading raft message", NULL, 0);
+                return -1;
+            }
+            want = 8 + (size_t)l;
+        }
+        size_t take = want - c->len < n ? want - c->len : n;
+        if (body_append(c, p, take) != 0) {
+            http_error(c, 500, "out of memory", NULL, 0);
+            return -1;
+        }
+        p += take;
+        n -= take;
+        if (c->len < want || want == 8)
+            return n ? snap_sink(c, p, n) : 0;
+        rh_arena a;
+        rh_arena_init(&a, 0);
+        rh_msg m;
+        rh_err err;
+        if (rh_msg_decode(c->buf + 8, c->len - 8, &m, &a, &err) != 0) {
+            rh_arena_free(&a);
+            http_error(c, 400, "error reading raft message", NULL, 0);
+            return -1;
+        }
+        if (m.type != RH_MSG_SNAP) {
+            rh_arena_free(&a);
+            http_error(c, 400, "wrong raft message type", NULL, 0);
+            return -1;
+        }
+        c->snap_msg = rh_msg_clone(&m);
+        rh_arena_free(&a);
+        if (!t->cfg.snap_dir) {
+            http_error(c, 500, "no snapshot directory configured", NULL, 0);
+            return -1;
+        }
+        snprintf(c->snap_tmp, sizeof(c->snap_tmp), "%s/tmpXXXXXX", t->cfg.snap_dir);
+        c->snap_fd = c->snap_msg ? mkstemp(c->snap_tmp) : -1;
+        if (c->snap_fd < 0) {
+            rh_logf(RH_LOG_ERROR, "snapshot: cannot create a file in %s: %s", t->cfg.snap_dir,
+                    strerror(errno));
+            http_error(c, 500, "error saving raft snapshot", NULL, 0);
+            return -1;
+        }
+        rh_logf(RH_LOG_INFO, "receiving snapshot [index %llu] from %016llx",
+                (unsigned long long)c->snap_msg->snapshot.metadata.index,
+                (unsigned long long)c->snap_msg->from);
+    }
+    while (n) {
+        ssize_t w = write(c->snap_fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            rh_logf(RH_LOG_ERROR, "snapshot: writing %s: %s", c->snap_tmp, strerror(errno));
+            snap_discard(c);
+            http_error(c, 500, "error saving raft snapshot", NULL, 0);
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+        c->snap_bytes += (uint64_t)w;
+    }
+    return 0;
+}
+
+/* Body complete: fsync, rename to etcd's name, hand the message to raft. */
+static void snapshot_complete(server_conn *c)
+{
+    rh_transport *t = c->t;
+    if (!c->snap_msg) {
+        http_error(c, 400, "error reading raft message", NULL, 0);
+        return;
+    }
+    char path[600];
+    snprintf(path, sizeof(path), "%s/%016llx.snap.db", t->cfg.snap_dir,
+             (unsigned long long)c->snap_msg->snapshot.metadata.index);
+    if (fsync(c->snap_fd) != 0 || close(c->snap_fd) != 0 || rename(c->snap_tmp, path) != 0) {
+        rh_logf(RH_LOG_ERROR, "snapshot: saving %s: %s", path, strerror(errno));
+        c->snap_fd = -1;
+        unlink(c->snap_tmp);
+        http_error(c, 500, "error saving raft snapshot", NULL, 0);
+        return;
+    }
+    c->snap_fd = -1;
+    rh_logf(RH_LOG_INFO, "saved snapshot [index %llu] from %016llx: %s (%llu bytes)",
+            (unsigned long long)c->snap_msg->snapshot.metadata.index,
+            (unsigned long long)c->snap_msg->from, path, (unsigned long long)c->snap_bytes);
+    peer *p = transport_find_peer(t, c->snap_msg->from);
+    if (p)
+        p->recv_bytes += c->snap_bytes + c->len;
+    rh_msg *m = c->snap_msg;
+    c->snap_msg = NULL;
+    if (!delivery_push_snapshot(t, m->from, m, path, c->snap_bytes)) {
+        transport_emit(t, RH_EV_DROPPED, m->from, m->type, "snapshot", "receive queue full");
+        rh_msg_free(m);
+        http_error(c, 500, "error processing raft message", NULL, 0);
+        return;
+    }
+    respond(c, 204, NULL, 0, NULL, NULL, 0);
+}
+
+/* POST /raft and POST /raft/snapshot, checked as etcd's pipelineHandler
+ * and snapshotHandler. */
+static void serve_post(server_conn *c, const rh_http_request *req, size_t head_len,
+                       bool snapshot)
+{
+    c->snapshot = snapshot;
     rh_transport *t = c->t;
     if (req->method.len != 4 || memcmp(req->method.ptr, "POST", 4) != 0) {
         rh_http_header allow[] = {rh_http_header_make("Allow", "POST")};
@@ -357,7 +513,8 @@ static void serve_pipeline(server_conn *c, const rh_http_request *req, size_t he
         http_error(c, st ? st : 400, err.msg, NULL, 0);
         return;
     }
-    if (c->body.kind == RH_HTTP_BODY_LENGTH && c->body.length > RH_PIPELINE_MAX_BODY) {
+    if (!snapshot && c->body.kind == RH_HTTP_BODY_LENGTH &&
+        c->body.length > RH_PIPELINE_MAX_BODY) {
         http_error(c, 413, "request body too large", NULL, 0);
         return;
     }
@@ -366,7 +523,10 @@ static void serve_pipeline(server_conn *c, const rh_http_request *req, size_t he
     c->left = c->body.length;
     rh_http_chunked_init(&c->chunked, 0, 0);
     if (c->body.kind == RH_HTTP_BODY_NONE) {
-        pipeline_complete(c);
+        if (snapshot)
+            snapshot_complete(c);
+        else
+            pipeline_complete(c);
         return;
     }
     pipeline_read(c);
@@ -455,7 +615,12 @@ static void on_conn_read(struct bufferevent *bev, void *arg)
         return;
     }
     if (path.len == strlen(RH_HTTP_PATH_RAFT) && !memcmp(path.ptr, RH_HTTP_PATH_RAFT, path.len)) {
-        serve_pipeline(c, &req, (size_t)rc);
+        serve_post(c, &req, (size_t)rc, false);
+        return;
+    }
+    if (path.len == strlen(RH_HTTP_PATH_SNAPSHOT) &&
+        !memcmp(path.ptr, RH_HTTP_PATH_SNAPSHOT, path.len)) {
+        serve_post(c, &req, (size_t)rc, true);
         return;
     }
     serve_other(c, &req, path);
@@ -485,6 +650,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     }
     rh_socket_tune(fd);
     c->t = t;
+    c->snap_fd = -1; /* not 0: calloc's zero is a valid fd (stdin) */
     c->bev = bufferevent_socket_new(t->base, fd, BEV_OPT_CLOSE_ON_FREE);
     c->next = t->conns;
     if (t->conns)

@@ -581,6 +581,11 @@ rh_transport *rh_transport_new(const rh_transport_config *cfg, char *err, size_t
     pthread_mutex_init(&t->mu, NULL);
     pthread_mutex_init(&t->dq.mu, NULL);
     pthread_cond_init(&t->dq.cond, NULL);
+    if (cfg->snap_dir && !(t->cfg.snap_dir = t->snap_dir = strdup(cfg->snap_dir))) {
+        snprintf(err, errlen, "out of memory");
+        rh_transport_free(t);
+        return NULL;
+    }
     t->listen = dup_strv(cfg->listen, cfg->n_listen);
     t->n_listen = cfg->n_listen;
     const char *const *adv = cfg->n_advertise ? cfg->advertise : cfg->listen;
@@ -665,6 +670,7 @@ void rh_transport_free(rh_transport *t)
     free_strv(t->listen, t->n_listen);
     free_strv(t->advertise, t->n_advertise);
     free(t->peer_urls_header);
+    free(t->snap_dir);
     free(t->status);
     pthread_mutex_destroy(&t->mu);
     pthread_mutex_destroy(&t->dq.mu);
