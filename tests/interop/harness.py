@@ -2,13 +2,22 @@
 events with timeouts, send commands, and kill everything at exit.
 
 Every check prints `ok ...`; a failure raises Failed, whose message is
-printed with the tail of each member's log, and the script exits 1. A missing
-binary is a failure, never a skip.
+printed with the last events and the log tail of each member, and the script
+exits 1 (the logs stay in WORKDIR, which is removed after a PASS). A missing
+binary is a failure, never a skip. Children run in their own sessions and are
+killed at exit, also when the script itself gets SIGTERM/SIGINT/SIGHUP (as
+from timeout(1)).
+
+Events: every stdout line of a member is parsed as JSON and gets "_t", the
+time.monotonic() at which the harness read it. Proc.mark() / Proc.wait(pred,
+what, timeout, since=mark) look through everything seen since a mark, so no
+event is lost to an earlier wait; wait_event() is the older queue form.
 """
 import atexit
 import json
 import os
 import queue
+import shutil
 import signal
 import socket
 import subprocess
@@ -43,16 +52,29 @@ def need_binary(path, what):
         raise Failed("%s not found or not executable: %r" % (what, path))
 
 
+_NAMES = {}
+
+
+def _unique(name):
+    _NAMES[name] = _NAMES.get(name, 0) + 1
+    return name if _NAMES[name] == 1 else "%s.%d" % (name, _NAMES[name])
+
+
 class Proc:
-    """A child process; JSON lines on stdout become events."""
+    """A child process; JSON lines on stdout become events. Each Proc gets a
+    log file of its own (WORKDIR/NAME.log, NAME.2.log, ... when a name is
+    used again, e.g. for a restarted member)."""
 
     def __init__(self, name, argv, json_events=True, stdin=True):
-        self.name = name
+        self.name = _unique(name)
         self.argv = argv
-        self.log_path = os.path.join(WORKDIR, name + ".log")
+        self.log_path = os.path.join(WORKDIR, self.name + ".log")
         self.events = queue.Queue()
         self.seen = []
         self.lock = threading.Lock()
+        self.cond = threading.Condition(self.lock)
+        self.eof = False
+        self.started = time.monotonic()
         self.log = open(self.log_path, "a")
         self.p = subprocess.Popen(
             argv,
@@ -75,13 +97,68 @@ class Proc:
                 ev = json.loads(line)
             except ValueError:
                 ev = {"event": "unparsable", "line": line}
+            if not isinstance(ev, dict):
+                ev = {"event": "unparsable", "line": line}
+            ev["_t"] = time.monotonic()
             with self.lock:
                 self.seen.append(ev)
+                self.cond.notify_all()
             self.events.put(ev)
+        with self.lock:
+            self.eof = True
+            self.cond.notify_all()
+
+    def mark(self):
+        """A position in the event list, for wait(since=...)."""
+        with self.lock:
+            return len(self.seen)
+
+    def wait(self, pred, what, timeout=5.0, since=None):
+        """The first event at or after `since` (default: the latest mark is
+        not kept, so: from now) matching pred; Failed after timeout."""
+        end = time.monotonic() + timeout
+        with self.lock:
+            i = len(self.seen) if since is None else since
+            while True:
+                while i < len(self.seen):
+                    ev = self.seen[i]
+                    i += 1
+                    if pred(ev):
+                        return ev
+                left = end - time.monotonic()
+                if left <= 0 or self.eof:
+                    raise Failed("%s: no %s within %.1fs%s" % (
+                        self.name, what, timeout,
+                        " (stdout closed, exit status %s)" % self.p.poll() if self.eof else ""))
+                self.cond.wait(min(left, 0.2))
+
+    def events_since(self, since=0, kind=None):
+        with self.lock:
+            return [e for e in self.seen[since:] if kind is None or e.get("event") == kind]
+
+    def status(self, timeout=5.0):
+        """Sends {"cmd":"status"} and returns the status event."""
+        m = self.mark()
+        self.send({"cmd": "status"})
+        return self.wait(lambda e: e.get("event") == "status", "status event", timeout, m)
+
+    def kill(self):
+        """SIGKILL, wait."""
+        return self.stop(signal.SIGKILL, 5)
+
+    def last_events(self, n=12):
+        with self.lock:
+            evs = self.seen[-n:]
+        return "".join("    %s\n" % json.dumps({k: v for k, v in e.items() if k != "_t"})[:400]
+                       for e in evs)
 
     def send(self, obj):
-        self.p.stdin.write((obj if isinstance(obj, str) else json.dumps(obj)) + "\n")
-        self.p.stdin.flush()
+        line = obj if isinstance(obj, str) else json.dumps(obj, separators=(",", ":"))
+        try:
+            self.p.stdin.write(line + "\n")
+            self.p.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            raise Failed("%s: cannot write to its stdin (exit status %s)" % (self.name, self.p.poll()))
 
     def wait_event(self, pred, timeout, what, past=False):
         """Next event matching pred; with past=True also one seen earlier."""
@@ -140,16 +217,43 @@ def _cleanup():
 atexit.register(_cleanup)
 
 
+def _on_signal(signum, frame):
+    # SystemExit unwinds main(); atexit then kills the children
+    print("FAIL interrupted by signal %d; logs in %s" % (signum, WORKDIR), flush=True)
+    sys.exit(128 + signum)
+
+
+for _sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    signal.signal(_sig, _on_signal)
+
+
+def _report(msg):
+    print("FAIL %s" % msg, flush=True)
+    for pr in PROCS:
+        evs = pr.last_events() if pr.seen else ""
+        print("---- %s: %s\n  argv: %s\n  last events:\n%s  log tail (%s):\n%s" % (
+            pr.name, "running" if pr.p.poll() is None else "exit status %s" % pr.p.returncode,
+            " ".join(pr.argv), evs or "    (none)\n", pr.log_path, pr.tail()), flush=True)
+    print("logs kept in %s" % WORKDIR, flush=True)
+
+
 def main(fn):
     try:
         fn()
     except Failed as e:
-        print("FAIL %s" % e, flush=True)
-        for pr in PROCS:
-            print("---- %s (%s) log tail:\n%s" % (pr.name, pr.log_path, pr.tail()), flush=True)
+        _report(e)
+        _cleanup()
+        sys.exit(1)
+    except Exception as e:  # a bug in the test, or something unexpected
+        import traceback
+        traceback.print_exc()
+        _report("unexpected %s: %s" % (type(e).__name__, e))
         _cleanup()
         sys.exit(1)
     _cleanup()
+    for pr in PROCS:
+        pr.log.close()
+    shutil.rmtree(WORKDIR, ignore_errors=True)
     print("PASS (%.1fs)" % (time.time() - T0))
 
 

@@ -49,6 +49,13 @@ def member_argv(binary, ident, cid, port, peers, extra=()):
     return argv + list(extra)
 
 
+def stop0(p):
+    """SIGTERM; the member must exit 0 (an ASan report makes it non-zero)."""
+    rc = p.stop()
+    if rc != 0:
+        raise Failed("%s exited with status %s on SIGTERM, want 0" % (p.name, rc))
+
+
 # ---------------------------------------------------------------- raw HTTP
 
 class Resp:
@@ -424,44 +431,59 @@ def dial_410(dialer_bin, server_bin, dialer_name, server_name):
         raise Failed("%s: peer became active although every stream dial got 410: %s" % (dialer_name, act))
     ok("%s dialing %s, which has it marked removed: 410, %s reports critical %r"
        % (dialer_name, server_name, dialer_name, ev.get("error")))
-    dialer.stop()
-    srv.stop()
+    stop0(dialer)
+    stop0(srv)
 
 
-def dial_cluster_mismatch(dialer_bin, server_bin, dialer_name, server_name):
+def dial_412(dialer_bin, server_bin, dialer_name, server_name, kind):
+    """The server answers the dialer's stream requests with 412: kind
+    "cluster" (server of another cluster) or "version" (server whose minimum
+    cluster version is above the dialer's version). The dialer must report it
+    (peerInactive reason or a log line) within 2 s of starting (it dials at
+    once), stay inactive, and not report anything critical."""
     dport, sport = free_port(), free_port()
     dialer_is_go = is_gopeer(dialer_bin)
     dial_id, srv_id = (D_G, D_C) if dialer_is_go else (D_C, D_G)
-    srv = Proc(server_name, member_argv(server_bin, srv_id, WRONG_CID, sport, []))
+    if kind == "cluster":
+        srv_cid, extra, want = WRONG_CID, [], ("cluster ID mismatch",)
+        what = "of another cluster (%x, the dialer's %x)" % (WRONG_CID, D_CID)
+    else:
+        srv_cid, extra = D_CID, ["--min-cluster-version", "9.9.0"]
+        want = ("incompatible version", "version incompatibility")  # C's and Go's words
+        what = "with minimum cluster version 9.9.0"
+    srv = Proc(server_name, member_argv(server_bin, srv_id, srv_cid, sport, [], extra))
     srv.wait_event(lambda e: e["event"] == "ready", 10, "ready")
     dialer = Proc(dialer_name, member_argv(dialer_bin, dial_id, D_CID, dport,
                                            [(srv_id, "http://127.0.0.1:%d" % sport)]))
-    deadline = time.time() + 5
+    dialer.wait_event(lambda e: e["event"] == "ready", 10, "ready")
+    t0 = time.time()
+    deadline = t0 + 2
     where = None
     while where is None and time.time() < deadline:
         for e in dialer.all_events():
-            if e["event"] == "peerInactive" and "cluster ID mismatch" in e.get("reason", ""):
+            if e["event"] == "peerInactive" and any(w in e.get("reason", "") for w in want):
                 where = "peerInactive event, reason %r" % e["reason"]
         if where is None:
             with open(dialer.log_path, errors="replace") as f:
                 for l in f:
-                    if "cluster ID mismatch" in l:
+                    if any(w in l for w in want):
                         where = "log: " + l.strip()[:200]
                         break
-        time.sleep(0.1)
+        time.sleep(0.05)
     if where is None:
-        raise Failed("%s dialing %s (cluster %x, its own %x): neither a peerInactive event nor a "
-                     "log line mentions 'cluster ID mismatch' within 5s"
-                     % (dialer_name, server_name, WRONG_CID, D_CID))
+        raise Failed("%s dialing %s %s: neither a peerInactive event nor a log line mentions "
+                     "%s within 2s of its ready event" % (dialer_name, server_name, what,
+                                                          " or ".join(map(repr, want))))
     act = [e for e in dialer.all_events() if e["event"] == "peerActive"]
     if act:
-        raise Failed("%s: peer became active across a cluster ID mismatch: %s" % (dialer_name, act))
+        raise Failed("%s: peer became active across a 412 (%s): %s" % (dialer_name, kind, act))
     crit = [e for e in dialer.all_events() if e["event"] == "critical"]
     if crit:
-        raise Failed("%s: a cluster ID mismatch must not be critical: %s" % (dialer_name, crit))
-    ok("%s dialing %s of another cluster: 412 reported (%s)" % (dialer_name, server_name, where))
-    dialer.stop()
-    srv.stop()
+        raise Failed("%s: a 412 (%s) must not be critical: %s" % (dialer_name, kind, crit))
+    ok("%s dialing %s %s: 412 reported after %.2fs (%s)"
+       % (dialer_name, server_name, what, time.time() - t0, where))
+    stop0(dialer)
+    stop0(srv)
 
 
 def dial_unknown(dialer_bin, server_bin, dialer_name, server_name):
@@ -491,8 +513,8 @@ def dial_unknown(dialer_bin, server_bin, dialer_name, server_name):
         raise Failed("%s: after 404 sender not found: %s" % (dialer_name, bad))
     ok("%s dialing %s, which does not know it: 404 logged (%s), stays inactive"
        % (dialer_name, server_name, line[:160]))
-    dialer.stop()
-    srv.stop()
+    stop0(dialer)
+    stop0(srv)
 
 
 def test():
@@ -549,13 +571,14 @@ def test():
     for p in procs.values():
         if p.p.poll() is not None:
             raise Failed("%s exited (status %s) during the requests" % (p.name, p.p.returncode))
-        p.stop()
+        stop0(p)
 
     other = "go-peer-2" if c_is_go else "c-node"
     dial_410(RAFTHTTP, GOPEER, other, "go-peer")
     dial_410(GOPEER, RAFTHTTP, "go-peer", other)
-    dial_cluster_mismatch(RAFTHTTP, GOPEER, other, "go-peer")
-    dial_cluster_mismatch(GOPEER, RAFTHTTP, "go-peer", other)
+    for kind in ("cluster", "version"):
+        dial_412(RAFTHTTP, GOPEER, other, "go-peer", kind)
+        dial_412(GOPEER, RAFTHTTP, "go-peer", other, kind)
     dial_unknown(RAFTHTTP, GOPEER, other, "go-peer")
     dial_unknown(GOPEER, RAFTHTTP, "go-peer", other)
 
