@@ -114,6 +114,12 @@ int rh_transport_add_remote(rh_transport *t, uint64_t id, const char *const *url
  * logged at debug level and dropped. */
 int rh_transport_send(rh_transport *t, const rh_msg *msgs, size_t n);
 
+/* Sends MsgSnap m (copied) with a body of size bytes read from fd, which
+ * the transport owns from now on (it closes it), as `POST /raft/snapshot`.
+ * The outcome arrives as report_snapshot(finished) (and report_unreachable
+ * on failure). */
+int rh_transport_send_snapshot(rh_transport *t, const rh_msg *m, int fd, uint64_t size);
+
 void rh_transport_cut_peer(rh_transport *t, uint64_t id);
 void rh_transport_mend_peer(rh_transport *t, uint64_t id);
 void rh_transport_pause(rh_transport *t);

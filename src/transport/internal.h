@@ -236,6 +236,7 @@ typedef struct delivery {
 typedef struct cmd cmd;
 
 typedef struct server_conn server_conn;
+typedef struct snap_send snap_send;
 
 struct rh_transport {
     rh_transport_config cfg;     /* copy; strings below are owned copies */
@@ -262,6 +263,7 @@ struct rh_transport {
 
     peer *peers;                 /* loop thread */
     server_conn *conns;          /* accepted, not yet handed to a writer */
+    snap_send *snaps;            /* snapshots being sent */
     bool paused;                 /* pause(): every peer paused */
     delivery dq;
 };
@@ -275,6 +277,10 @@ size_t transport_metrics_text(rh_transport *t, char *buf, size_t cap);
 /* server.c */
 int server_listen(rh_transport *t, char *err, size_t errlen);
 void server_close_all(rh_transport *t);
+
+/* snapshot_sender.c */
+void snapshot_send_start(rh_transport *t, rh_msg *m, int fd, uint64_t size);
+void snapshot_send_free_all(rh_transport *t);
 
 /* delivery.c */
 int delivery_start(rh_transport *t);

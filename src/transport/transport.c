@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/thread.h>
 
@@ -28,6 +29,7 @@ enum cmd_op {
     C_RESUME,
     C_METRICS,
     C_ADD_REMOTE,
+    C_SEND_SNAP,
 };
 
 /* A metrics request from another thread, answered by the loop. */
@@ -48,6 +50,8 @@ struct cmd {
     rh_msg **msgs; /* owned clones */
     size_t n_msgs;
     metrics_req *metrics; /* C_METRICS: the waiting caller's request */
+    int fd;               /* C_SEND_SNAP: the body's file, owned; -1 when none */
+    uint64_t size;        /* C_SEND_SNAP: its size */
     cmd *next;
 };
 
@@ -79,6 +83,8 @@ static void free_strv(char **v, size_t n)
 
 static void cmd_free(cmd *c)
 {
+    if (c->op == C_SEND_SNAP && c->fd >= 0)
+        close(c->fd);
     free_strv(c->urls, c->n_urls);
     for (size_t i = 0; i < c->n_msgs; i++)
         rh_msg_free(c->msgs[i]);
@@ -401,6 +407,12 @@ static void run_cmd(rh_transport *t, cmd *c)
         peer_add_kind(t, c->id, c->urls, c->n_urls, true);
         c->urls = NULL;
         break;
+    case C_SEND_SNAP:
+        snapshot_send_start(t, c->msgs[0], c->fd, c->size);
+        c->msgs[0] = NULL;
+        c->n_msgs = 0;
+        c->fd = -1;
+        break;
     case C_CUT:
     case C_MEND:
         set_paused(t, transport_find_peer(t, c->id), c->op == C_CUT);
@@ -654,6 +666,7 @@ void rh_transport_free(rh_transport *t)
         peer_destroy(p);
     }
     server_close_all(t);
+    snapshot_send_free_all(t);
     for (cmd *c = t->cmds_head; c;) {
         cmd *next = c->next;
         if (c->op == C_METRICS)
@@ -723,6 +736,24 @@ int rh_transport_send(rh_transport *t, const rh_msg *msgs, size_t n)
         }
         c->msgs[c->n_msgs++] = m;
     }
+    return post(t, c);
+}
+
+int rh_transport_send_snapshot(rh_transport *t, const rh_msg *m, int fd, uint64_t size)
+{
+    cmd *c = cmd_new(C_SEND_SNAP, 0, NULL, 0);
+    if (!c) {
+        close(fd);
+        return -ENOMEM;
+    }
+    c->fd = fd;
+    c->size = size;
+    c->msgs = calloc(1, sizeof(rh_msg *));
+    if (!c->msgs || !(c->msgs[0] = rh_msg_clone(m))) {
+        cmd_free(c);
+        return -ENOMEM;
+    }
+    c->n_msgs = 1;
     return post(t, c);
 }
 

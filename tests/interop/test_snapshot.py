@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Snapshots from etcd's Go rafthttp to the C node (POST /raft/snapshot).
+"""Snapshots between etcd's Go rafthttp and the C node (POST /raft/snapshot),
+both directions.
 
 usage: test_snapshot.py RAFTHTTP_BIN GOPEER_BIN [SIZES_MIB...]
 
@@ -68,8 +69,10 @@ def test():
                         "--listen", "http://127.0.0.1:%d" % cport, "--snap-dir", snap_dir,
                         "--peer", "%x=http://127.0.0.1:%d" % (G_ID, gport)])
     c.wait_event(lambda e: e["event"] == "ready", 10, "C ready")
+    g_snap_dir = os.path.join(WORKDIR, "go-snap")
+    os.makedirs(g_snap_dir, exist_ok=True)
     g = Proc("go-peer", [GOPEER, "--id", "%x" % G_ID, "--cluster-id", "%x" % CID,
-                         "--listen", "http://127.0.0.1:%d" % gport,
+                         "--listen", "http://127.0.0.1:%d" % gport, "--snap-dir", g_snap_dir,
                          "--peer", "%x=http://127.0.0.1:%d" % (C_ID, cport)])
     c.wait_event(lambda e: e["event"] == "peerActive", 10, "C sees Go active")
 
@@ -103,6 +106,38 @@ def test():
            % (mib, os.path.basename(want), dt, hwm))
         os.unlink(src)
         os.unlink(want)
+
+    # C -> Go: the node streams the file after the message (etcd's merged
+    # snapshot); Go's receiver saves it and C reports snapshotStatus finish
+    g.wait_event(lambda e: e["event"] == "peerActive", 10, "Go sees C active", past=True)
+    for k, mib in enumerate(SIZES):
+        src = os.path.join(WORKDIR, "csnap-%d.bin" % mib)
+        digest = make_file(src, mib)
+        index = 2000 + k
+        t0 = time.time()
+        c.send({"type": "MsgSnap", "from": C_ID, "to": G_ID, "term": 4,
+                "snapshot": {"metadata": {"index": index, "term": 4,
+                                          "confState": {"voters": [C_ID, G_ID]}}},
+                "snapshotFile": src})
+        ev = g.wait_event(lambda e: e["event"] == "recv"
+                          and e["msg"]["snapshot"]["metadata"]["index"] == index,
+                          60 + mib / 10, "snapshot %d MiB at Go" % mib)
+        st = c.wait_event(lambda e: e["event"] == "snapshotStatus", 30, "C snapshotStatus")
+        dt = time.time() - t0
+        if st.get("status") != "finish" or st.get("id") != G_ID:
+            raise Failed("C reported snapshot %s" % st)
+        got = ev.get("snapshotFile")
+        if not got or sha256_file(got) != digest or ev.get("snapshotBytes") != mib << 20:
+            raise Failed("Go's file %s (%s bytes) differs from what C sent"
+                         % (got, ev.get("snapshotBytes")))
+        hwm = vm_hwm_kib(c.p.pid) // 1024
+        if hwm > RSS_LIMIT_MIB:
+            raise Failed("C peak RSS %d MiB after sending %d MiB (limit %d)"
+                         % (hwm, mib, RSS_LIMIT_MIB))
+        ok("C -> Go snapshot of %d MiB: Go's %s byte-identical, C saw finish, %.1fs, C peak RSS %d MiB"
+           % (mib, os.path.basename(got), dt, hwm))
+        os.unlink(src)
+        os.unlink(got)
 
     # an upload cut halfway: no file under the final name, no temp file left
     s = socket.create_connection(("127.0.0.1", cport))

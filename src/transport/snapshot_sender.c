@@ -1,0 +1,279 @@
+/*
+ * Snapshot sender: `POST /raft/snapshot` with a chunked body made of the
+ * MsgSnap as a `message` frame, then the database streamed from a file.
+ *
+ * The file is read 64 KiB at a time, only while the connection's output
+ * buffer is below SNAP_HIGH, so a body of any size passes in constant
+ * memory at the pace the peer reads. After the last chunk the response must
+ * come within etcd's snapResponseReadTimeout (5 s): 204 reports the snapshot
+ * finished and the peer active; anything else reports it failed and the
+ * peer unreachable, as etcd's snapshotSender does.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "transport/internal.h"
+
+#define SNAP_HIGH (512u * 1024u) /* output bytes buffered before reading more */
+#define SNAP_READ (64u * 1024u)  /* one read of the file, one chunk */
+#define SNAP_RESPONSE_TIMEOUT_S 5 /* etcd's snapResponseReadTimeout */
+
+enum { SS_CONNECTING, SS_BODY, SS_WAIT };
+
+struct snap_send {
+    rh_transport *t;
+    rh_msg *m;               /* the MsgSnap, owned */
+    int fd;                  /* the body's file, owned */
+    uint64_t size, sent;     /* body bytes in all, and streamed so far */
+    int state;
+    char url[256];           /* the URL dialed */
+    struct bufferevent *bev; /* owned */
+    rh_http_parser hp;
+    rh_http_header hdrs[32];
+    rh_http_response resp;
+    snap_send *next;
+};
+
+static void snap_free(snap_send *s)
+{
+    rh_transport *t = s->t;
+    for (snap_send **pp = &t->snaps; *pp; pp = &(*pp)->next)
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
+    if (s->bev)
+        bufferevent_free(s->bev);
+    if (s->fd >= 0)
+        close(s->fd);
+    rh_msg_free(s->m);
+    free(s);
+}
+
+static void snap_done(snap_send *s, bool okay, const char *why)
+{
+    rh_transport *t = s->t;
+    uint64_t to = s->m->to;
+    peer *p = transport_find_peer(t, to);
+    if (!p)
+        p = transport_find_remote(t, to);
+    if (okay) {
+        rh_logf(RH_LOG_INFO, "sent snapshot [index %llu, %llu bytes] to %016llx",
+                (unsigned long long)s->m->snapshot.metadata.index,
+                (unsigned long long)s->size, (unsigned long long)to);
+        if (p) {
+            p->sent_bytes += s->size;
+            peer_activate(p);
+        }
+        transport_emit(t, RH_EV_SENT, to, s->m->type, "snapshot", NULL);
+    } else {
+        rh_logf(RH_LOG_WARN, "sending snapshot to %016llx failed: %s", (unsigned long long)to,
+                why);
+        if (p) {
+            p->sent_failures++;
+            peer_deactivate(p, "snapshot sender", "post", why);
+        }
+        if (t->cfg.raft.report_unreachable)
+            t->cfg.raft.report_unreachable(t->cfg.raft.ctx, to);
+    }
+    if (t->cfg.raft.report_snapshot)
+        t->cfg.raft.report_snapshot(t->cfg.raft.ctx, to, okay);
+    snap_free(s);
+}
+
+/* Streams more of the file while the output buffer has room. */
+static void pump(snap_send *s)
+{
+    struct evbuffer *out = bufferevent_get_output(s->bev);
+    while (s->state == SS_BODY && evbuffer_get_length(out) < SNAP_HIGH) {
+        if (s->sent == s->size) {
+            evbuffer_add(out, RH_HTTP_LAST_CHUNK, RH_HTTP_LAST_CHUNK_LEN);
+            s->state = SS_WAIT;
+            struct timeval rt = {SNAP_RESPONSE_TIMEOUT_S, 0};
+            bufferevent_set_timeouts(s->bev, &rt, NULL);
+            return;
+        }
+        uint8_t buf[SNAP_READ];
+        size_t want = s->size - s->sent < SNAP_READ ? (size_t)(s->size - s->sent) : SNAP_READ;
+        ssize_t n = read(s->fd, buf, want);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            char why[128];
+            snprintf(why, sizeof(why), "reading the snapshot file: %s",
+                     n == 0 ? "file shorter than announced" : strerror(errno));
+            snap_done(s, false, why);
+            return;
+        }
+        char hdr[RH_HTTP_CHUNK_HEADER_MAX];
+        size_t hl = rh_http_write_chunk_header(hdr, (uint64_t)n);
+        evbuffer_add(out, hdr, hl);
+        evbuffer_add(out, buf, (size_t)n);
+        evbuffer_add(out, RH_HTTP_CHUNK_END, RH_HTTP_CHUNK_END_LEN);
+        s->sent += (uint64_t)n;
+    }
+}
+
+static void start_body(snap_send *s)
+{
+    rh_transport *t = s->t;
+    rh_url u;
+    char err[128], host[300];
+    rh_url_parse(s->url, &u, err, sizeof(err));
+    snprintf(host, sizeof(host), "%s:%s", u.host, u.port);
+    rh_http_header h[] = {
+        rh_http_header_make("Host", host),
+        rh_http_header_make("User-Agent", "rafthttp-c"),
+        rh_http_header_make("Content-Type", "application/octet-stream"),
+        rh_http_header_make("X-Server-From", t->id_str),
+        rh_http_header_make("X-Server-Version", t->server_version),
+        rh_http_header_make("X-Min-Cluster-Version", t->min_cluster_version),
+        rh_http_header_make("X-Etcd-Cluster-ID", t->cid_str),
+        rh_http_header_make("X-PeerURLs", t->peer_urls_header),
+        rh_http_header_make("Transfer-Encoding", "chunked"),
+    };
+    char head[2048];
+    size_t hl = rh_http_write_request_head(head, sizeof(head), "POST", RH_HTTP_PATH_SNAPSHOT,
+                                           h, sizeof(h) / sizeof(h[0]));
+    if (hl == 0 || hl > sizeof(head)) {
+        snap_done(s, false, "cannot build the request");
+        return;
+    }
+    struct evbuffer *out = bufferevent_get_output(s->bev);
+    evbuffer_add(out, head, hl);
+    /* the message frame, as the first chunk */
+    rh_stream_encoder enc;
+    rh_stream_encoder_init(&enc, RH_STREAM_MESSAGE);
+    size_t fs = rh_stream_frame_size(&enc, s->m);
+    uint8_t *frame = malloc(fs);
+    if (!frame) {
+        snap_done(s, false, "out of memory");
+        return;
+    }
+    rh_stream_encode(&enc, s->m, frame);
+    char ch[RH_HTTP_CHUNK_HEADER_MAX];
+    size_t cl = rh_http_write_chunk_header(ch, fs);
+    evbuffer_add(out, ch, cl);
+    evbuffer_add(out, frame, fs);
+    evbuffer_add(out, RH_HTTP_CHUNK_END, RH_HTTP_CHUNK_END_LEN);
+    free(frame);
+    s->state = SS_BODY;
+    bufferevent_set_timeouts(s->bev, NULL, NULL);
+    struct timeval wt = {RH_CONN_WRITE_TIMEOUT_MS / 1000, 0};
+    bufferevent_set_timeouts(s->bev, NULL, &wt);
+    pump(s);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    pump(arg);
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+    snap_send *s = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    size_t len = evbuffer_get_length(in);
+    if (len > RH_HTTP_DEFAULT_MAX_HEAD + 1)
+        len = RH_HTTP_DEFAULT_MAX_HEAD + 1;
+    const char *buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
+    rh_err err;
+    int rc = rh_http_parse_response(&s->hp, buf, len, &s->resp, &err);
+    if (rc < 0) {
+        snap_done(s, false, err.msg);
+        return;
+    }
+    if (rc == 0)
+        return;
+    if (s->resp.status < 200) {
+        evbuffer_drain(in, (size_t)rc);
+        rh_http_parser_reset(&s->hp);
+        return;
+    }
+    /* an early answer (an error before the body is done) ends it too */
+    if (s->resp.status == 204) {
+        snap_done(s, s->state == SS_WAIT, s->state == SS_WAIT ? NULL : "204 before the body ended");
+        return;
+    }
+    char why[64];
+    snprintf(why, sizeof(why), "unexpected http status %d", s->resp.status);
+    snap_done(s, false, why);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+    snap_send *s = arg;
+    if (what & BEV_EVENT_CONNECTED) {
+        rh_socket_tune(bufferevent_getfd(bev));
+        start_body(s);
+        return;
+    }
+    char why[300];
+    snprintf(why, sizeof(why), "%s: %s", s->url,
+             what & BEV_EVENT_TIMEOUT ? "i/o timeout"
+             : what & BEV_EVENT_EOF   ? "EOF"
+                                      : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+    snap_done(s, false, why);
+}
+
+/* Loop thread: starts sending m (owned) with the body in fd (owned). */
+void snapshot_send_start(rh_transport *t, rh_msg *m, int fd, uint64_t size)
+{
+    snap_send *s = calloc(1, sizeof(*s));
+    if (!s) {
+        close(fd);
+        if (t->cfg.raft.report_snapshot)
+            t->cfg.raft.report_snapshot(t->cfg.raft.ctx, m->to, false);
+        rh_msg_free(m);
+        return;
+    }
+    s->t = t;
+    s->m = m;
+    s->fd = fd;
+    s->size = size;
+    s->next = t->snaps;
+    t->snaps = s;
+    peer *p = transport_find_peer(t, m->to);
+    if (!p)
+        p = transport_find_remote(t, m->to);
+    if (!p || !p->n_urls || p->paused) {
+        transport_emit(t, RH_EV_DROPPED, m->to, m->type, "snapshot",
+                       !p ? "unknown peer" : p->paused ? "peer paused" : "no URL");
+        snap_done(s, false, !p ? "unknown peer" : p->paused ? "peer paused" : "no URL");
+        return;
+    }
+    snprintf(s->url, sizeof(s->url), "%s", p->urls[p->pick % p->n_urls]);
+    rh_url u;
+    char err[256];
+    struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM},
+                           *ai = NULL;
+    if (rh_url_parse(s->url, &u, err, sizeof(err)) != 0 ||
+        evutil_getaddrinfo(u.host, u.port, &hints, &ai) != 0 || !ai) {
+        snap_done(s, false, "cannot resolve the peer URL");
+        return;
+    }
+    rh_http_parser_init(&s->hp, s->hdrs, sizeof(s->hdrs) / sizeof(s->hdrs[0]), 0);
+    s->bev = bufferevent_socket_new(t->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
+    bufferevent_setwatermark(s->bev, EV_WRITE, SNAP_HIGH / 2, 0);
+    struct timeval dt = {t->cfg.dial_timeout_ms / 1000, (t->cfg.dial_timeout_ms % 1000) * 1000};
+    bufferevent_set_timeouts(s->bev, &dt, &dt);
+    bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+    s->state = SS_CONNECTING;
+    int rc = bufferevent_socket_connect(s->bev, ai->ai_addr, (int)ai->ai_addrlen);
+    evutil_freeaddrinfo(ai);
+    if (rc != 0)
+        snap_done(s, false, "connect failed");
+}
+
+void snapshot_send_free_all(rh_transport *t)
+{
+    while (t->snaps)
+        snap_free(t->snaps);
+}
