@@ -38,6 +38,13 @@ typedef struct rh_url {
     char port[8];
 } rh_url;
 int rh_url_parse(const char *url, rh_url *out, char *err, size_t errlen);
+/* Starts a TCP connect to url on t's loop: a new bufferevent (owned by the
+ * caller) with the callbacks and the dial timeout both ways; the event
+ * callback gets BEV_EVENT_CONNECTED or the failure. NULL with err filled when
+ * the URL does not parse or resolve or the connect fails at once. */
+struct bufferevent *rh_dial(rh_transport *t, const char *url, bufferevent_data_cb readcb,
+                           bufferevent_data_cb writecb, bufferevent_event_cb eventcb,
+                           void *arg, char *err, size_t errlen);
 /* TCP keepalive and TCP_USER_TIMEOUT: half-open links are found even when
  * no read is pending (ours; etcd relies on Go's 30 s keepalive). */
 void rh_socket_tune(evutil_socket_t fd);

@@ -216,32 +216,19 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 static void conn_start(pipe_conn *c)
 {
     peer *p = c->pl->p;
-    rh_transport *t = p->t;
     if (c->state == PC_IDLE) {
         write_request(c);
         return;
     }
     c->url = p->pick;
-    rh_url u;
-    char err[256];
-    struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM},
-                           *ai = NULL;
-    if (rh_url_parse(p->urls[c->url % p->n_urls], &u, err, sizeof(err)) != 0 ||
-        evutil_getaddrinfo(u.host, u.port, &hints, &ai) != 0 || !ai) {
-        c->state = PC_DOWN;
-        finish_msg(c, false, "cannot resolve the peer URL");
-        return;
-    }
-    c->bev = bufferevent_socket_new(t->base, -1, BEV_OPT_CLOSE_ON_FREE);
-    bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
-    struct timeval dt = {t->cfg.dial_timeout_ms / 1000, (t->cfg.dial_timeout_ms % 1000) * 1000};
-    bufferevent_set_timeouts(c->bev, &dt, &dt);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     c->state = PC_CONNECTING;
-    int rc = bufferevent_socket_connect(c->bev, ai->ai_addr, (int)ai->ai_addrlen);
-    evutil_freeaddrinfo(ai);
-    if (rc != 0)
-        conn_fail(c, "connect failed");
+    char err[300];
+    c->bev = rh_dial(p->t, p->urls[c->url % p->n_urls], on_read, NULL, on_event, c, err,
+                     sizeof(err));
+    if (!c->bev) {
+        c->state = PC_DOWN;
+        finish_msg(c, false, err);
+    }
 }
 
 void pipeline_pump(pipeline *pl)

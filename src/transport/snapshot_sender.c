@@ -249,27 +249,15 @@ void snapshot_send_start(rh_transport *t, rh_msg *m, int fd, uint64_t size)
         return;
     }
     snprintf(s->url, sizeof(s->url), "%s", p->urls[p->pick % p->n_urls]);
-    rh_url u;
-    char err[256];
-    struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM},
-                           *ai = NULL;
-    if (rh_url_parse(s->url, &u, err, sizeof(err)) != 0 ||
-        evutil_getaddrinfo(u.host, u.port, &hints, &ai) != 0 || !ai) {
-        snap_done(s, false, "cannot resolve the peer URL");
+    rh_http_parser_init(&s->hp, s->hdrs, sizeof(s->hdrs) / sizeof(s->hdrs[0]), 0);
+    s->state = SS_CONNECTING;
+    char err[300];
+    s->bev = rh_dial(t, s->url, on_read, on_write, on_event, s, err, sizeof(err));
+    if (!s->bev) {
+        snap_done(s, false, err);
         return;
     }
-    rh_http_parser_init(&s->hp, s->hdrs, sizeof(s->hdrs) / sizeof(s->hdrs[0]), 0);
-    s->bev = bufferevent_socket_new(t->base, -1, BEV_OPT_CLOSE_ON_FREE);
-    bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
     bufferevent_setwatermark(s->bev, EV_WRITE, SNAP_HIGH / 2, 0);
-    struct timeval dt = {t->cfg.dial_timeout_ms / 1000, (t->cfg.dial_timeout_ms % 1000) * 1000};
-    bufferevent_set_timeouts(s->bev, &dt, &dt);
-    bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-    s->state = SS_CONNECTING;
-    int rc = bufferevent_socket_connect(s->bev, ai->ai_addr, (int)ai->ai_addrlen);
-    evutil_freeaddrinfo(ai);
-    if (rc != 0)
-        snap_done(s, false, "connect failed");
 }
 
 void snapshot_send_free_all(rh_transport *t)

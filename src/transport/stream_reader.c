@@ -392,42 +392,18 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 static void dial(stream_reader *r)
 {
     peer *p = r->p;
-    rh_transport *t = p->t;
     if (p->n_urls == 0) {
         schedule(r);
         return;
     }
     r->url = p->pick % p->n_urls;
     r->last_dial_ms = rh_now_ms();
-    rh_url u;
-    char err[256];
-    if (rh_url_parse(p->urls[r->url], &u, err, sizeof(err)) != 0) {
-        finish(r, "dial", err, true);
-        return;
-    }
-    struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM},
-                           *ai = NULL;
-    if (evutil_getaddrinfo(u.host, u.port, &hints, &ai) != 0 || !ai) {
-        char msg[300];
-        snprintf(msg, sizeof(msg), "cannot resolve %s", u.host);
-        finish(r, "dial", msg, true);
-        return;
-    }
-    r->bev = bufferevent_socket_new(t->base, -1, BEV_OPT_CLOSE_ON_FREE);
     rh_http_parser_init(&r->hp, r->hdrs, sizeof(r->hdrs) / sizeof(r->hdrs[0]), 0);
-    bufferevent_setcb(r->bev, on_read, NULL, on_event, r);
-    struct timeval dt = {t->cfg.dial_timeout_ms / 1000, (t->cfg.dial_timeout_ms % 1000) * 1000};
-    bufferevent_set_timeouts(r->bev, &dt, &dt);
-    bufferevent_enable(r->bev, EV_READ | EV_WRITE);
     r->state = R_CONNECTING;
-    int rc = bufferevent_socket_connect(r->bev, ai->ai_addr, (int)ai->ai_addrlen);
-    evutil_freeaddrinfo(ai);
-    if (rc != 0) {
-        char msg[300];
-        snprintf(msg, sizeof(msg), "dial %s: %s", p->urls[r->url],
-                 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-        finish(r, "dial", msg, true);
-    }
+    char err[300];
+    r->bev = rh_dial(p->t, p->urls[r->url], on_read, NULL, on_event, r, err, sizeof(err));
+    if (!r->bev)
+        finish(r, "dial", err, true);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)

@@ -8,6 +8,7 @@
  * `mu` whenever it changes, so status queries never wait for the loop.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -510,6 +511,13 @@ static void metrics_answer(rh_transport *t, metrics_req *r)
 static void *loop_main(void *arg)
 {
     rh_transport *t = arg;
+    /* every socket write happens on this thread: with SIGPIPE blocked here, a
+     * write to a reset connection fails with EPIPE instead of killing the
+     * application (which need not ignore SIGPIPE itself) */
+    sigset_t pipe_set;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
     event_base_loop(t->base, EVLOOP_NO_EXIT_ON_EMPTY);
     return NULL;
 }

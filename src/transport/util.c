@@ -118,6 +118,40 @@ void rh_socket_tune(evutil_socket_t fd)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 }
 
+struct bufferevent *rh_dial(rh_transport *t, const char *url, bufferevent_data_cb readcb,
+                           bufferevent_data_cb writecb, bufferevent_event_cb eventcb,
+                           void *arg, char *err, size_t errlen)
+{
+    rh_url u;
+    if (rh_url_parse(url, &u, err, errlen) != 0)
+        return NULL;
+    struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM},
+                           *ai = NULL;
+    if (evutil_getaddrinfo(u.host, u.port, &hints, &ai) != 0 || !ai) {
+        snprintf(err, errlen, "dial %s: cannot resolve %s", url, u.host);
+        return NULL;
+    }
+    struct bufferevent *bev = bufferevent_socket_new(t->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev) {
+        evutil_freeaddrinfo(ai);
+        snprintf(err, errlen, "dial %s: out of memory", url);
+        return NULL;
+    }
+    bufferevent_setcb(bev, readcb, writecb, eventcb, arg);
+    struct timeval dt = {t->cfg.dial_timeout_ms / 1000, (t->cfg.dial_timeout_ms % 1000) * 1000};
+    bufferevent_set_timeouts(bev, &dt, &dt);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    int rc = bufferevent_socket_connect(bev, ai->ai_addr, (int)ai->ai_addrlen);
+    evutil_freeaddrinfo(ai);
+    if (rc != 0) {
+        snprintf(err, errlen, "dial %s: %s", url,
+                 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+        bufferevent_free(bev);
+        return NULL;
+    }
+    return bev;
+}
+
 int msgq_init(msgq *q, size_t cap, size_t max_bytes)
 {
     q->items = calloc(cap, sizeof(*q->items));
