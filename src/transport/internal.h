@@ -45,6 +45,13 @@ int rh_url_parse(const char *url, rh_url *out, char *err, size_t errlen);
 struct bufferevent *rh_dial(rh_transport *t, const char *url, bufferevent_data_cb readcb,
                            bufferevent_data_cb writecb, bufferevent_event_cb eventcb,
                            void *arg, char *err, size_t errlen);
+/* Writes a request head to a peer at url: Host, etcd's identity headers
+ * (X-Server-From, X-Server-Version, X-Min-Cluster-Version,
+ * X-Etcd-Cluster-ID, X-PeerURLs), then `extra`. Returns its length (nothing
+ * written when over cap), 0 when url or a header is invalid. */
+size_t transport_request_head(rh_transport *t, char *out, size_t cap, const char *method,
+                              const char *target, const char *url,
+                              const rh_http_header *extra, size_t n_extra);
 /* TCP keepalive and TCP_USER_TIMEOUT: half-open links are found even when
  * no read is pending (ours; etcd relies on Go's 30 s keepalive). */
 void rh_socket_tune(evutil_socket_t fd);

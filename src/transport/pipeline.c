@@ -64,26 +64,16 @@ static void write_request(pipe_conn *c)
     pipeline *pl = c->pl;
     peer *p = pl->p;
     rh_transport *t = p->t;
-    rh_url u;
-    char err[128], host[300], len[32];
-    rh_url_parse(p->urls[c->url % p->n_urls], &u, err, sizeof(err));
-    snprintf(host, sizeof(host), "%s:%s", u.host, u.port);
+    char len[32];
     c->body_len = rh_msg_size(c->m);
     snprintf(len, sizeof(len), "%zu", c->body_len);
     rh_http_header h[] = {
-        rh_http_header_make("Host", host),
-        rh_http_header_make("User-Agent", "rafthttp-c"),
         rh_http_header_make("Content-Type", "application/protobuf"),
-        rh_http_header_make("X-Server-From", t->id_str),
-        rh_http_header_make("X-Server-Version", t->server_version),
-        rh_http_header_make("X-Min-Cluster-Version", t->min_cluster_version),
-        rh_http_header_make("X-Etcd-Cluster-ID", t->cid_str),
-        rh_http_header_make("X-PeerURLs", t->peer_urls_header),
         rh_http_header_make("Content-Length", len),
     };
     char head[2048];
-    size_t hl = rh_http_write_request_head(head, sizeof(head), "POST", RH_HTTP_PATH_RAFT, h,
-                                           sizeof(h) / sizeof(h[0]));
+    size_t hl = transport_request_head(t, head, sizeof(head), "POST", RH_HTTP_PATH_RAFT,
+                                       p->urls[c->url % p->n_urls], h, 2);
     struct evbuffer *out = bufferevent_get_output(c->bev);
     struct evbuffer_iovec v;
     if (hl == 0 || hl > sizeof(head) ||

@@ -122,24 +122,13 @@ static void pump(snap_send *s)
 static void start_body(snap_send *s)
 {
     rh_transport *t = s->t;
-    rh_url u;
-    char err[128], host[300];
-    rh_url_parse(s->url, &u, err, sizeof(err));
-    snprintf(host, sizeof(host), "%s:%s", u.host, u.port);
     rh_http_header h[] = {
-        rh_http_header_make("Host", host),
-        rh_http_header_make("User-Agent", "rafthttp-c"),
         rh_http_header_make("Content-Type", "application/octet-stream"),
-        rh_http_header_make("X-Server-From", t->id_str),
-        rh_http_header_make("X-Server-Version", t->server_version),
-        rh_http_header_make("X-Min-Cluster-Version", t->min_cluster_version),
-        rh_http_header_make("X-Etcd-Cluster-ID", t->cid_str),
-        rh_http_header_make("X-PeerURLs", t->peer_urls_header),
         rh_http_header_make("Transfer-Encoding", "chunked"),
     };
     char head[2048];
-    size_t hl = rh_http_write_request_head(head, sizeof(head), "POST", RH_HTTP_PATH_SNAPSHOT,
-                                           h, sizeof(h) / sizeof(h[0]));
+    size_t hl = transport_request_head(t, head, sizeof(head), "POST", RH_HTTP_PATH_SNAPSHOT,
+                                       s->url, h, 2);
     if (hl == 0 || hl > sizeof(head)) {
         snap_done(s, false, "cannot build the request");
         return;

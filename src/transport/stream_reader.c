@@ -89,24 +89,9 @@ static void send_request(stream_reader *r)
     char target[64], to[17];
     snprintf(target, sizeof(target), "%s/%s", path_of(r->kind), t->id_str);
     rh_id_str(p->id, to);
-    rh_url u;
-    char err[128];
-    rh_url_parse(p->urls[r->url], &u, err, sizeof(err));
-    char host[300];
-    snprintf(host, sizeof(host), "%s:%s", u.host, u.port);
-    rh_http_header h[] = {
-        rh_http_header_make("Host", host),
-        rh_http_header_make("User-Agent", "rafthttp-c"),
-        rh_http_header_make("X-Server-From", t->id_str),
-        rh_http_header_make("X-Server-Version", t->server_version),
-        rh_http_header_make("X-Min-Cluster-Version", t->min_cluster_version),
-        rh_http_header_make("X-Etcd-Cluster-ID", t->cid_str),
-        rh_http_header_make("X-Raft-To", to),
-        rh_http_header_make("X-PeerURLs", t->peer_urls_header),
-    };
+    rh_http_header h[] = {rh_http_header_make("X-Raft-To", to)};
     char buf[2048];
-    size_t n = rh_http_write_request_head(buf, sizeof(buf), "GET", target, h,
-                                          sizeof(h) / sizeof(h[0]));
+    size_t n = transport_request_head(t, buf, sizeof(buf), "GET", target, p->urls[r->url], h, 1);
     if (n == 0 || n > sizeof(buf)) {
         finish(r, "dial", "cannot build request (URL too long?)", true);
         return;

@@ -152,6 +152,31 @@ struct bufferevent *rh_dial(rh_transport *t, const char *url, bufferevent_data_c
     return bev;
 }
 
+size_t transport_request_head(rh_transport *t, char *out, size_t cap, const char *method,
+                              const char *target, const char *url,
+                              const rh_http_header *extra, size_t n_extra)
+{
+    rh_url u;
+    char err[128], host[300];
+    if (rh_url_parse(url, &u, err, sizeof(err)) != 0)
+        return 0;
+    bool v6 = strchr(u.host, ':') != NULL;
+    snprintf(host, sizeof(host), "%s%s%s:%s", v6 ? "[" : "", u.host, v6 ? "]" : "", u.port);
+    rh_http_header h[16] = {
+        rh_http_header_make("Host", host),
+        rh_http_header_make("User-Agent", "rafthttp-c"),
+        rh_http_header_make("X-Server-From", t->id_str),
+        rh_http_header_make("X-Server-Version", t->server_version),
+        rh_http_header_make("X-Min-Cluster-Version", t->min_cluster_version),
+        rh_http_header_make("X-Etcd-Cluster-ID", t->cid_str),
+        rh_http_header_make("X-PeerURLs", t->peer_urls_header),
+    };
+    size_t n = 7;
+    for (size_t i = 0; i < n_extra && n < 16; i++)
+        h[n++] = extra[i];
+    return rh_http_write_request_head(out, cap, method, target, h, n);
+}
+
 int msgq_init(msgq *q, size_t cap, size_t max_bytes)
 {
     q->items = calloc(cap, sizeof(*q->items));
