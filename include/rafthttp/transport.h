@@ -36,6 +36,9 @@ extern "C" {
 /* Ours: the byte bound on a writer's queue (etcd has none; a leader stuck on
  * a slow follower has queued gigabytes, etcd PR#22051). */
 #define RH_DEFAULT_QUEUE_BYTES (64u * 1024u * 1024u)
+#define RH_DEFAULT_HEAD_TIMEOUT_MS 10000  /* request head deadline (our spec) */
+#define RH_DEFAULT_MAX_BODY ((uint64_t)512 * 1024 * 1024) /* POST /raft body (our spec) */
+#define RH_PROBE_INTERVAL_MS (RH_CONN_READ_TIMEOUT_MS - 1000) /* etcd's proberInterval */
 
 typedef struct rh_transport rh_transport;
 
@@ -85,7 +88,14 @@ typedef struct rh_transport_config {
     int dial_retry_ms;            /* minimum gap between stream redials, default 100 */
     size_t queue_bytes;           /* writer queue byte bound, default RH_DEFAULT_QUEUE_BYTES */
     uint64_t max_frame;           /* stream frame limit, default 512 MiB */
-    size_t max_head;              /* request head limit, default 64 KiB */
+    size_t max_head;              /* request head limit (431 above), default 64 KiB */
+    int head_timeout_ms;          /* request head must be complete within, default 10000 */
+    uint64_t max_body;            /* POST /raft body limit (413 above), default 512 MiB */
+    int probe_interval_ms;        /* GET /raft/probing per peer, default 4000
+                                   * (etcd's ConnReadTimeout - 1 s); < 0: no prober */
+    bool no_metrics;              /* do not serve GET /metrics (404) */
+    const char *members_json;     /* body of GET /members (etcd's member list,
+                                   * copied); NULL: /members is 404 */
     const char *snap_dir;         /* where received snapshot bodies go; NULL: refused (500) */
     rh_raft raft;                 /* required: process */
     void (*on_event)(void *ctx, const rh_event *ev); /* optional, loop thread */

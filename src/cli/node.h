@@ -62,6 +62,11 @@ typedef struct node_args {
     bool trace_sent;                 /* report sent events */
     bool echo_resp;                  /* --reply echo-resp */
     int log_level;                   /* 0..3 = debug..error */
+    int head_timeout_ms;             /* --read-header-timeout */
+    uint64_t max_header_bytes;       /* --max-header-bytes */
+    uint64_t max_body_bytes;         /* --max-body-bytes */
+    char *members_json;              /* owned; GET /members body, from
+                                      * --initial-cluster; NULL: unknown */
 } node_args;
 
 /* Parses argv (argv[0] is "node"). Returns 0 with *done false when the node

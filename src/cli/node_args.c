@@ -12,6 +12,9 @@
 
 #include "cli/cli.h"
 #include "cli/node.h"
+#include "http/http.h"
+#include "json/json.h"
+#include "rafthttp/transport.h"
 #include "json/msg_json.h"
 
 #define CMD "node"
@@ -273,6 +276,32 @@ static int duration_ms_flag(const char *name, const char *val, int *out)
     return 0;
 }
 
+/* A byte count: digits, optionally followed by KiB, MiB or GiB. */
+static int bytes_flag(const char *name, const char *val, uint64_t min, uint64_t max,
+                      uint64_t *out)
+{
+    static const struct {
+        const char *suffix;
+        unsigned shift;
+    } units[] = {{"", 0}, {"KiB", 10}, {"MiB", 20}, {"GiB", 30}};
+    size_t d = strspn(val, "0123456789");
+    if (d == 0 || d > 12)
+        return cli_usage_error(CMD, "--%s: \"%s\" is not a byte count (e.g. 65536, 64KiB, "
+                               "512MiB)", name, val);
+    for (size_t k = 0; k < sizeof(units) / sizeof(units[0]); k++) {
+        if (strcmp(val + d, units[k].suffix) != 0)
+            continue;
+        uint64_t v = strtoull(val, NULL, 10) << units[k].shift;
+        if (v < min || v > max)
+            return cli_usage_error(CMD, "--%s: %s is out of range (%llu to %llu bytes)", name,
+                                   val, (unsigned long long)min, (unsigned long long)max);
+        *out = v;
+        return 0;
+    }
+    return cli_usage_error(CMD, "--%s: \"%s\" is not a byte count (e.g. 65536, 64KiB, "
+                           "512MiB)", name, val);
+}
+
 /* Strict semver X.Y.Z[-pre][+build], as Go's semver.NewVersion. */
 static bool version_ok(const char *v)
 {
@@ -489,6 +518,45 @@ static bool copy_strv(strv *dst, const strv *src)
     return true;
 }
 
+/* etcd's GET /members body: the members sorted by ID, as membership.Member
+ * encodes (id as a number, peerURLs, name; no client URLs known here). */
+static char *members_json(const ic_member *m, size_t n)
+{
+    const ic_member **order = calloc(n ? n : 1, sizeof(*order));
+    if (!order)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = i;
+        for (; k > 0 && order[k - 1]->id > m[i].id; k--)
+            order[k] = order[k - 1];
+        order[k] = &m[i];
+    }
+    rh_buf b;
+    rh_buf_init(&b);
+    rh_buf_putc(&b, '[');
+    for (size_t i = 0; i < n; i++) {
+        rh_buf_puts(&b, i ? ",{\"id\":" : "{\"id\":");
+        rh_json_put_u64(&b, order[i]->id);
+        rh_buf_puts(&b, ",\"peerURLs\":[");
+        for (size_t u = 0; u < order[i]->urls.n; u++) {
+            if (u)
+                rh_buf_putc(&b, ',');
+            rh_json_put_string(&b, order[i]->urls.v[u], strlen(order[i]->urls.v[u]));
+        }
+        rh_buf_puts(&b, "],\"name\":");
+        rh_json_put_string(&b, order[i]->name, strlen(order[i]->name));
+        rh_buf_putc(&b, '}');
+    }
+    rh_buf_puts(&b, "]\n");
+    rh_buf_putc(&b, 0);
+    free(order);
+    if (b.failed) { /* out of memory on the way */
+        rh_buf_free(&b);
+        return NULL;
+    }
+    return b.data;
+}
+
 /* Fills what --name/--initial-cluster/--initial-cluster-token imply and the
  * flags left unset: id, cluster ID, peers (explicit --peer wins by ID),
  * listen and advertise (the member's own URLs). */
@@ -524,6 +592,10 @@ static int derive(node_args *a, const char *name, const char *ic, const char *to
     }
     if (!self) {
         rc = cli_usage_error(CMD, "--name %s: not a member of --initial-cluster", name);
+        goto done;
+    }
+    if (!(a->members_json = members_json(m, n))) {
+        rc = oom();
         goto done;
     }
     if (!has_id)
@@ -566,6 +638,7 @@ void node_args_free(node_args *a)
     for (size_t i = 0; i < a->n_peers; i++)
         peer_arg_free(&a->peers[i]);
     free(a->peers);
+    free(a->members_json);
     memset(a, 0, sizeof(*a));
 }
 
@@ -611,6 +684,9 @@ int node_parse_args(int argc, char **argv, node_args *a, bool *done)
     a->min_cluster_version = NODE_DEFAULT_MIN_CLUSTER_VERSION;
     a->dial_timeout_ms = 1000;
     a->dial_retry_ms = 100;
+    a->head_timeout_ms = RH_DEFAULT_HEAD_TIMEOUT_MS;
+    a->max_header_bytes = RH_HTTP_DEFAULT_MAX_HEAD;
+    a->max_body_bytes = RH_DEFAULT_MAX_BODY;
     a->metrics = true;
     a->log_level = 1;
     *done = true;
@@ -678,6 +754,17 @@ int node_parse_args(int argc, char **argv, node_args *a, bool *done)
                 goto usage;
         } else if (VALUE_FLAG("dial-retry")) {
             if (r < 0 || duration_ms_flag("dial-retry", val, &a->dial_retry_ms))
+                goto usage;
+        } else if (VALUE_FLAG("read-header-timeout")) {
+            if (r < 0 || duration_ms_flag("read-header-timeout", val, &a->head_timeout_ms))
+                goto usage;
+        } else if (VALUE_FLAG("max-header-bytes")) {
+            if (r < 0 || bytes_flag("max-header-bytes", val, 1024, (uint64_t)1 << 30,
+                                    &a->max_header_bytes))
+                goto usage;
+        } else if (VALUE_FLAG("max-body-bytes")) {
+            if (r < 0 || bytes_flag("max-body-bytes", val, 1, (uint64_t)1 << 40,
+                                    &a->max_body_bytes))
                 goto usage;
         } else if (VALUE_FLAG("name")) {
             if (r < 0)

@@ -171,6 +171,73 @@ void pipeline_send(pipeline *pl, rh_msg *m, size_t size); /* takes m */
 void pipeline_pump(pipeline *pl);
 void pipeline_free(pipeline *pl);
 
+/* ---- metrics (metrics.c) ------------------------------------------------------- */
+
+/* A Prometheus histogram with fixed bucket bounds (given when observing
+ * and rendering; at most 16 buckets). */
+typedef struct rh_hist {
+    uint64_t counts[16]; /* per bucket, not cumulative */
+    uint64_t n;
+    double sum;
+} rh_hist;
+
+enum { RH_HIST_RTT, RH_HIST_SNAPSHOT };
+void hist_observe(rh_hist *h, int kind, double v);
+
+/* Per member ID, as etcd's labelled metric vectors: a row outlives the peer
+ * (a removed and re-added peer keeps counting where it was). Rows are made
+ * for peers and remotes only, so the wire cannot grow the list. */
+typedef struct peer_stats {
+    uint64_t id;
+    bool active;                  /* etcd_network_active_peers */
+    uint64_t sent_bytes, recv_bytes, sent_failures, recv_failures;
+    uint64_t disconnected;
+    rh_hist rtt;                  /* prober's smoothed RTT, seconds */
+    uint64_t snap_send_ok, snap_send_fail;
+    int64_t snap_send_inflight;
+    rh_hist snap_send_sec;
+    uint64_t snap_recv_ok, snap_recv_fail;
+    int64_t snap_recv_inflight;
+    rh_hist snap_recv_sec;
+    struct peer_stats *next;
+} peer_stats;
+
+/* The row of id, made when missing; NULL when out of memory. */
+peer_stats *transport_stats(rh_transport *t, uint64_t id);
+/* The row of id, or NULL (never makes one). */
+peer_stats *transport_stats_find(rh_transport *t, uint64_t id);
+
+/* ---- prober (prober.c): GET /raft/probing, as etcd's two probers ----------------- */
+
+enum prober_state { PR_IDLE, PR_CONNECTING, PR_WAIT, PR_BODY };
+
+typedef struct prober {
+    struct peer *p;
+    const char *name;        /* etcd's round-tripper name, for logs */
+    int state;               /* prober_state */
+    struct event *tick;      /* a probe every probe_interval_ms */
+    struct event *check;     /* etcd's status monitor: 5 s, then 30 s while healthy */
+    struct bufferevent *bev; /* probe connection, kept alive; owned */
+    size_t pinned;           /* URL probed; moves on after a failure */
+    size_t url;              /* URL of the connection in bev */
+    int64_t start_ns;        /* monotonic, when the probe was sent */
+    rh_http_parser hp;
+    rh_http_header hdrs[32];
+    rh_http_response resp;
+    uint64_t body_left;
+    bool keep_alive;
+    /* status, as the probing library keeps it */
+    int64_t srtt_ns;         /* smoothed, alpha 1/8 */
+    int64_t clockdiff_ns;
+    uint64_t total, loss;
+    bool healthy;
+    char err[200];           /* last failure */
+    char warned[200];        /* the failure last logged; "" while healthy */
+} prober;
+
+void prober_start(prober *pr, struct peer *p, const char *name);
+void prober_stop(prober *pr); /* frees what it holds; safe twice */
+
 /* ---- peer --------------------------------------------------------------------- */
 
 typedef struct peer {
@@ -186,10 +253,9 @@ typedef struct peer {
     stream_writer w[2];       /* by rh_stream_kind */
     stream_reader r[2];
     pipeline pl;              /* POST /raft sender */
+    prober probe[2];          /* etcd's pipeline and stream probers (peers only) */
     struct peer *next;
-    /* metrics */
-    uint64_t sent_bytes, recv_bytes, sent_failures, recv_failures;
-    uint64_t disconnected;
+    peer_stats *st;           /* metrics row, the transport's */
 } peer;
 
 void peer_activate(peer *p);
@@ -279,6 +345,9 @@ struct rh_transport {
     server_conn *conns;          /* accepted, not yet handed to a writer */
     snap_send *snaps;            /* snapshots being sent */
     bool paused;                 /* pause(): every peer paused */
+    peer_stats *stats;           /* loop thread; freed with the transport */
+    uint64_t snap_recv_fail_unknown; /* snapshot receive failures before the sender is known */
+    char *members_json;          /* owned copy of cfg.members_json */
     delivery dq;
 };
 

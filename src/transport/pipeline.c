@@ -35,13 +35,13 @@ static void finish_msg(pipe_conn *c, bool okay, const char *why)
     if (!m)
         return;
     if (okay) {
-        p->sent_bytes += c->body_len;
+        p->st->sent_bytes += c->body_len;
         peer_activate(p);
         transport_emit(t, RH_EV_SENT, m->to, m->type, "pipeline", NULL);
         if (m->type == RH_MSG_SNAP && t->cfg.raft.report_snapshot)
             t->cfg.raft.report_snapshot(t->cfg.raft.ctx, m->to, true);
     } else {
-        p->sent_failures++;
+        p->st->sent_failures++;
         peer_deactivate(p, "pipeline", "write", why);
         if (t->cfg.raft.report_unreachable)
             t->cfg.raft.report_unreachable(t->cfg.raft.ctx, m->to);
@@ -258,7 +258,7 @@ void pipeline_send(pipeline *pl, rh_msg *m, size_t size)
                 rh_msg_type_name(m->type) ? rh_msg_type_name(m->type) : "message",
                 (unsigned long long)p->id, why);
         transport_emit(t, RH_EV_DROPPED, p->id, m->type, "pipeline", why);
-        p->sent_failures++;
+        p->st->sent_failures++;
         if (t->cfg.raft.report_unreachable)
             t->cfg.raft.report_unreachable(t->cfg.raft.ctx, m->to);
         if (m->type == RH_MSG_SNAP && t->cfg.raft.report_snapshot)

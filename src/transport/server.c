@@ -24,10 +24,11 @@
 
 #include "transport/internal.h"
 
-#define HEAD_TIMEOUT_S 10 /* request head must arrive within (our spec) */
-/* POST /raft body limit (our spec's default; etcd reads without a total
- * bound, in 64 KiB reads) */
-#define RH_PIPELINE_MAX_BODY ((size_t)512 * 1024 * 1024)
+/* Limits (config, defaults from our spec): the request head must be
+ * complete within head_timeout_ms (a deadline, not an idle timeout: a head
+ * trickled a byte at a time is cut too), at most max_head bytes (431); a
+ * POST /raft body at most max_body bytes (413; etcd reads without a total
+ * bound, in 64 KiB reads). */
 /* the MsgSnap message before a snapshot body (metadata only; the data
  * is the body): anything larger is not a snapshot message */
 #define RH_SNAPSHOT_MAX_MSG ((uint64_t)64 * 1024 * 1024)
@@ -46,10 +47,14 @@ struct server_conn {
     uint8_t *buf;            /* the body so far, owned */
     size_t len, cap;
     bool snapshot;           /* POST /raft/snapshot: body goes to a file */
+    bool snap_done;          /* its message was decoded (failures are counted) */
     rh_msg *snap_msg;        /* its message, once read; owned */
     int snap_fd;             /* temp file, -1 when none */
     char snap_tmp[512];      /* its path */
     uint64_t snap_bytes;     /* body bytes written to it */
+    int64_t snap_start_ms;   /* when the request head was read */
+    peer_stats *snap_st;     /* metrics row of the sender while in flight */
+    struct event *head_timer; /* request head deadline; NULL once the head is in */
 };
 
 static void conn_unlink(server_conn *c)
@@ -79,7 +84,15 @@ static void snap_discard(server_conn *c)
 static void conn_free(server_conn *c)
 {
     conn_unlink(c);
+    if (c->snap_st) { /* a snapshot upload that did not complete */
+        c->snap_st->snap_recv_inflight--;
+        c->snap_st->snap_recv_fail++;
+    } else if (c->snapshot && c->in_body && !c->snap_done) {
+        c->t->snap_recv_fail_unknown++; /* failed before its sender was known */
+    }
     snap_discard(c);
+    if (c->head_timer)
+        event_free(c->head_timer);
     if (c->bev)
         bufferevent_free(c->bev);
     free(c->buf);
@@ -254,7 +267,7 @@ static void serve_stream(server_conn *c, const rh_http_request *req, rh_http_spa
 /* Appends body bytes, bounded by the pipeline body limit. */
 static int body_append(server_conn *c, const uint8_t *p, size_t n)
 {
-    if (n > RH_PIPELINE_MAX_BODY - c->len)
+    if (n > c->t->cfg.max_body - c->len)
         return -1;
     if (n > c->cap - c->len) {
         size_t cap = c->cap ? c->cap : 4096;
@@ -286,7 +299,7 @@ static void pipeline_complete(server_conn *c)
     }
     peer *p = transport_find_peer(t, m.from);
     if (p)
-        p->recv_bytes += c->len;
+        p->st->recv_bytes += c->len;
     rh_msg *owned = rh_msg_clone(&m);
     rh_arena_free(&a);
     const char *via = "pipeline";
@@ -410,6 +423,11 @@ static int snap_sink(server_conn *c, const uint8_t *p, size_t n)
         }
         c->snap_msg = rh_msg_clone(&m);
         rh_arena_free(&a);
+        c->snap_done = true;
+        /* rows exist for peers and remotes only: an unknown sender is not
+         * given one (the wire must not grow the metrics) */
+        if ((c->snap_st = transport_stats_find(t, m.from)) != NULL)
+            c->snap_st->snap_recv_inflight++;
         if (!t->cfg.snap_dir) {
             http_error(c, 500, "no snapshot directory configured", NULL, 0);
             return -1;
@@ -462,12 +480,19 @@ static void snapshot_complete(server_conn *c)
         return;
     }
     c->snap_fd = -1;
+    if (c->snap_st) {
+        c->snap_st->snap_recv_inflight--;
+        c->snap_st->snap_recv_ok++;
+        hist_observe(&c->snap_st->snap_recv_sec, RH_HIST_SNAPSHOT,
+                     (double)(rh_now_ms() - c->snap_start_ms) / 1000.0);
+        c->snap_st = NULL;
+    }
     rh_logf(RH_LOG_INFO, "saved snapshot [index %llu] from %016llx: %s (%llu bytes)",
             (unsigned long long)c->snap_msg->snapshot.metadata.index,
             (unsigned long long)c->snap_msg->from, path, (unsigned long long)c->snap_bytes);
     peer *p = transport_find_peer(t, c->snap_msg->from);
     if (p)
-        p->recv_bytes += c->snap_bytes + c->len;
+        p->st->recv_bytes += c->snap_bytes + c->len;
     rh_msg *m = c->snap_msg;
     c->snap_msg = NULL;
     if (!delivery_push_snapshot(t, m->from, m, path, c->snap_bytes)) {
@@ -485,6 +510,7 @@ static void serve_post(server_conn *c, const rh_http_request *req, size_t head_l
                        bool snapshot)
 {
     c->snapshot = snapshot;
+    c->snap_start_ms = rh_now_ms();
     rh_transport *t = c->t;
     if (req->method.len != 4 || memcmp(req->method.ptr, "POST", 4) != 0) {
         rh_http_header allow[] = {rh_http_header_make("Allow", "POST")};
@@ -514,7 +540,7 @@ static void serve_post(server_conn *c, const rh_http_request *req, size_t head_l
         return;
     }
     if (!snapshot && c->body.kind == RH_HTTP_BODY_LENGTH &&
-        c->body.length > RH_PIPELINE_MAX_BODY) {
+        c->body.length > t->cfg.max_body) {
         http_error(c, 413, "request body too large", NULL, 0);
         return;
     }
@@ -562,7 +588,19 @@ static void serve_other(server_conn *c, const rh_http_request *req, rh_http_span
         respond(c, 200, NULL, 0, "application/json", body, (size_t)n);
         return;
     }
-    if (get && path.len == strlen(RH_HTTP_PATH_METRICS) &&
+    if (t->members_json && path.len == strlen(RH_HTTP_PATH_MEMBERS) &&
+        !memcmp(path.ptr, RH_HTTP_PATH_MEMBERS, path.len)) {
+        /* etcd's peerMembersHandler: GET only, the member list as JSON */
+        if (!get) {
+            rh_http_header allow[] = {rh_http_header_make("Allow", "GET")};
+            http_error(c, 405, "Method Not Allowed", allow, 1);
+            return;
+        }
+        respond(c, 200, NULL, 0, "application/json", t->members_json,
+                strlen(t->members_json));
+        return;
+    }
+    if (get && !t->cfg.no_metrics && path.len == strlen(RH_HTTP_PATH_METRICS) &&
         !memcmp(path.ptr, RH_HTTP_PATH_METRICS, path.len)) {
         size_t need = transport_metrics_text(t, NULL, 0);
         char *body = malloc(need + 1);
@@ -597,6 +635,10 @@ static void on_conn_read(struct bufferevent *bev, void *arg)
     int rc = rh_http_parse_request(&c->hp, buf, len, &req, &err);
     if (rc == 0)
         return;
+    if (c->head_timer) { /* the head is in: its deadline is over */
+        event_free(c->head_timer);
+        c->head_timer = NULL;
+    }
     if (rc < 0) {
         int status = rh_http_error_status(rc);
         rh_logf(RH_LOG_WARN, "bad request from a peer connection: %s", err.msg);
@@ -631,8 +673,18 @@ static void on_conn_event(struct bufferevent *bev, short what, void *arg)
     (void)bev;
     server_conn *c = arg;
     if (what & BEV_EVENT_TIMEOUT)
-        rh_logf(RH_LOG_INFO, "closed a peer connection: request head not complete in %ds",
-                HEAD_TIMEOUT_S);
+        rh_logf(RH_LOG_INFO, "closed a peer connection: nothing read for %d ms",
+                c->t->cfg.head_timeout_ms);
+    conn_free(c);
+}
+
+static void on_head_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    server_conn *c = arg;
+    rh_logf(RH_LOG_INFO, "closed a peer connection: request head not complete in %d ms",
+            c->t->cfg.head_timeout_ms);
     conn_free(c);
 }
 
@@ -652,13 +704,26 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     c->t = t;
     c->snap_fd = -1; /* not 0: calloc's zero is a valid fd (stdin) */
     c->bev = bufferevent_socket_new(t->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->head_timer = evtimer_new(t->base, on_head_deadline, c);
+    if (!c->bev || !c->head_timer) {
+        if (c->bev)
+            bufferevent_free(c->bev);
+        else
+            evutil_closesocket(fd);
+        if (c->head_timer)
+            event_free(c->head_timer);
+        free(c);
+        return;
+    }
     c->next = t->conns;
     if (t->conns)
         t->conns->prev = c;
     t->conns = c;
     rh_http_parser_init(&c->hp, c->hdrs, RH_HTTP_DEFAULT_MAX_HEADERS, t->cfg.max_head);
     bufferevent_setcb(c->bev, on_conn_read, NULL, on_conn_event, c);
-    struct timeval ht = {HEAD_TIMEOUT_S, 0};
+    int ms = t->cfg.head_timeout_ms;
+    struct timeval ht = {ms / 1000, (ms % 1000) * 1000};
+    evtimer_add(c->head_timer, &ht);
     bufferevent_set_timeouts(c->bev, &ht, &ht);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }

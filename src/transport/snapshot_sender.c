@@ -36,6 +36,8 @@ struct snap_send {
     rh_http_parser hp;
     rh_http_header hdrs[32];
     rh_http_response resp;
+    peer_stats *st;          /* metrics row of the receiver, once under way */
+    int64_t start_ms;        /* when the send started */
     snap_send *next;
 };
 
@@ -62,12 +64,22 @@ static void snap_done(snap_send *s, bool okay, const char *why)
     peer *p = transport_find_peer(t, to);
     if (!p)
         p = transport_find_remote(t, to);
+    if (s->st) {
+        s->st->snap_send_inflight--;
+        if (okay) {
+            s->st->snap_send_ok++;
+            hist_observe(&s->st->snap_send_sec, RH_HIST_SNAPSHOT,
+                         (double)(rh_now_ms() - s->start_ms) / 1000.0);
+        } else {
+            s->st->snap_send_fail++;
+        }
+    }
     if (okay) {
         rh_logf(RH_LOG_INFO, "sent snapshot [index %llu, %llu bytes] to %016llx",
                 (unsigned long long)s->m->snapshot.metadata.index,
                 (unsigned long long)s->size, (unsigned long long)to);
         if (p) {
-            p->sent_bytes += s->size;
+            p->st->sent_bytes += s->size;
             peer_activate(p);
         }
         transport_emit(t, RH_EV_SENT, to, s->m->type, "snapshot", NULL);
@@ -75,7 +87,7 @@ static void snap_done(snap_send *s, bool okay, const char *why)
         rh_logf(RH_LOG_WARN, "sending snapshot to %016llx failed: %s", (unsigned long long)to,
                 why);
         if (p) {
-            p->sent_failures++;
+            p->st->sent_failures++;
             peer_deactivate(p, "snapshot sender", "post", why);
         }
         if (t->cfg.raft.report_unreachable)
@@ -237,6 +249,9 @@ void snapshot_send_start(rh_transport *t, rh_msg *m, int fd, uint64_t size)
         snap_done(s, false, !p ? "unknown peer" : p->paused ? "peer paused" : "no URL");
         return;
     }
+    s->st = p->st;
+    s->st->snap_send_inflight++;
+    s->start_ms = rh_now_ms();
     snprintf(s->url, sizeof(s->url), "%s", p->urls[p->pick % p->n_urls]);
     rh_http_parser_init(&s->hp, s->hdrs, sizeof(s->hdrs) / sizeof(s->hdrs[0]), 0);
     s->state = SS_CONNECTING;

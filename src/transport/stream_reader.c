@@ -127,13 +127,13 @@ static int feed_payload(stream_reader *r, const uint8_t *data, size_t len,
             snprintf(why, sizeof(why), "bad %s frame at stream offset %llu: %s",
                      rh_stream_kind_name(r->kind), (unsigned long long)err.offset, err.msg);
             rh_logf(RH_LOG_WARN, "peer %016llx: %s", (unsigned long long)r->p->id, why);
-            r->p->recv_failures++;
+            r->p->st->recv_failures++;
             flush_batch(r, batch, nb);
             finish(r, "read", why, false);
             return -1;
         }
         if (rc == 1) {
-            r->p->recv_bytes += rh_msg_size(&m);
+            r->p->st->recv_bytes += rh_msg_size(&m);
             if (rh_msg_is_link_heartbeat(&m) || r->p->paused)
                 continue;
             rh_msg *c = rh_msg_clone(&m);
@@ -369,7 +369,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
                rh_stream_decoder_at_boundary(r->dec)) {
         finish(r, NULL, NULL, false); /* clean EOF: not a failure in etcd */
     } else {
-        r->p->recv_failures++;
+        r->p->st->recv_failures++;
         finish(r, "read", why, false);
     }
 }

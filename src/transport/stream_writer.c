@@ -107,7 +107,7 @@ static int encode_chunk(stream_writer *w, rh_msg *m, bool *taken)
         if (iov != stack_iov)
             free(iov);
     }
-    w->p->sent_bytes += fs;
+    w->p->st->sent_bytes += fs;
     w->wrote_since_tick = true;
     return 0;
 }
@@ -178,7 +178,7 @@ static void fail(stream_writer *w, const char *action, const char *why)
     peer_deactivate(p, w->kind == RH_STREAM_MSGAPPV2 ? "stream MsgApp v2 writer"
                                                      : "stream Message writer",
                     action, why);
-    p->sent_failures++;
+    p->st->sent_failures++;
     writer_close(w, NULL);
     if (had_queue && p->t->cfg.raft.report_unreachable)
         p->t->cfg.raft.report_unreachable(p->t->cfg.raft.ctx, p->id);
@@ -273,7 +273,7 @@ void writer_send(stream_writer *w, rh_msg *m, size_t size)
                 rh_msg_type_name(m->type) ? rh_msg_type_name(m->type) : "message",
                 (unsigned long long)p->id, why);
         transport_emit(p->t, RH_EV_DROPPED, p->id, m->type, via_name(w->kind), why);
-        p->sent_failures++;
+        p->st->sent_failures++;
         if (p->t->cfg.raft.report_unreachable)
             p->t->cfg.raft.report_unreachable(p->t->cfg.raft.ctx, m->to);
         if (m->type == RH_MSG_SNAP && p->t->cfg.raft.report_snapshot)

@@ -161,6 +161,7 @@ void peer_activate(peer *p)
     if (p->active)
         return;
     p->active = true;
+    p->st->active = true;
     p->active_since_ns = rh_realtime_ns();
     rh_logf(RH_LOG_INFO, "peer %016llx became active", (unsigned long long)p->id);
     transport_status_changed(p->t);
@@ -177,8 +178,9 @@ void peer_deactivate(peer *p, const char *source, const char *action, const char
         return;
     }
     p->active = false;
+    p->st->active = false;
     p->active_since_ns = 0;
-    p->disconnected++;
+    p->st->disconnected++;
     rh_logf(RH_LOG_WARN, "peer %016llx became inactive: %s", (unsigned long long)p->id,
             reason);
     transport_status_changed(p->t);
@@ -206,7 +208,7 @@ void peer_route_received(peer *p, rh_msg **batch, const char **via, size_t n)
                 rh_logf(RH_LOG_WARN, "dropped %s from %016llx: %s",
                         rh_msg_type_name(m->type) ? rh_msg_type_name(m->type) : "message",
                         (unsigned long long)p->id, why);
-            p->recv_failures++;
+            p->st->recv_failures++;
             transport_emit(p->t, RH_EV_DROPPED, p->id, m->type, via[done + i], why);
             rh_msg_free(m);
         }
@@ -218,6 +220,15 @@ void peer_route_received(peer *p, rh_msg **batch, const char **via, size_t n)
 
 static void peer_remove(rh_transport *t, uint64_t id);
 static void peer_unlink(rh_transport *t, peer *p);
+
+/* etcd probes each peer through both of its round-trippers */
+static void start_probers(peer *p)
+{
+    if (p->t->cfg.probe_interval_ms < 0)
+        return;
+    prober_start(&p->probe[0], p, "ROUND_TRIPPER_SNAPSHOT");
+    prober_start(&p->probe[1], p, "ROUND_TRIPPER_RAFT_MESSAGE");
+}
 
 static void peer_add_kind(rh_transport *t, uint64_t id, char **urls, size_t n, bool remote)
 {
@@ -231,10 +242,14 @@ static void peer_add_kind(rh_transport *t, uint64_t id, char **urls, size_t n, b
         rh_logf(RH_LOG_INFO, "remote %016llx became a peer", (unsigned long long)id);
     }
     peer *p = calloc(1, sizeof(*p));
-    if (!p) {
+    peer_stats *st = transport_stats(t, id);
+    if (!p || !st) {
+        rh_logf(RH_LOG_ERROR, "adding %016llx: out of memory", (unsigned long long)id);
+        free(p);
         free_strv(urls, n);
         return;
     }
+    p->st = st;
     p->t = t;
     p->id = id;
     p->urls = urls;
@@ -248,9 +263,11 @@ static void peer_add_kind(rh_transport *t, uint64_t id, char **urls, size_t n, b
     p->remote = remote;
     p->next = t->peers;
     t->peers = p;
-    if (!remote)
+    if (!remote) {
         for (int k = 0; k < 2; k++)
             reader_start(&p->r[k]);
+        start_probers(p);
+    }
     rh_logf(RH_LOG_INFO, "added %s %016llx (%s)", remote ? "remote" : "peer",
             (unsigned long long)id, n ? urls[0] : "no URL");
     transport_status_changed(t);
@@ -294,7 +311,9 @@ static void peer_destroy(peer *p)
     for (int k = 0; k < 2; k++) {
         reader_stop(&p->r[k]);
         writer_free(&p->w[k]);
+        prober_stop(&p->probe[k]);
     }
+    p->st->active = false;
     pipeline_free(&p->pl);
     free_strv(p->urls, p->n_urls);
     free(p);
@@ -332,6 +351,9 @@ static void peer_update(rh_transport *t, uint64_t id, char **urls, size_t n)
     p->urls = urls;
     p->n_urls = n;
     p->pick = 0;
+    for (int k = 0; k < 2; k++) /* etcd re-adds the peer to its probers */
+        prober_stop(&p->probe[k]);
+    start_probers(p);
     transport_status_changed(t);
 }
 
@@ -592,6 +614,13 @@ rh_transport *rh_transport_new(const rh_transport_config *cfg, char *err, size_t
         t->cfg.max_frame = RH_STREAM_DEFAULT_MAX_FRAME;
     if (!t->cfg.max_head)
         t->cfg.max_head = RH_HTTP_DEFAULT_MAX_HEAD;
+    if (t->cfg.head_timeout_ms <= 0)
+        t->cfg.head_timeout_ms = RH_DEFAULT_HEAD_TIMEOUT_MS;
+    if (!t->cfg.max_body)
+        t->cfg.max_body = RH_DEFAULT_MAX_BODY;
+    if (!t->cfg.probe_interval_ms)
+        t->cfg.probe_interval_ms = RH_PROBE_INTERVAL_MS;
+    t->cfg.members_json = NULL; /* the owned copy is t->members_json */
     snprintf(t->server_version, sizeof(t->server_version), "%s",
              cfg->server_version ? cfg->server_version : "3.4.23");
     snprintf(t->min_cluster_version, sizeof(t->min_cluster_version), "%s",
@@ -601,7 +630,8 @@ rh_transport *rh_transport_new(const rh_transport_config *cfg, char *err, size_t
     pthread_mutex_init(&t->mu, NULL);
     pthread_mutex_init(&t->dq.mu, NULL);
     pthread_cond_init(&t->dq.cond, NULL);
-    if (cfg->snap_dir && !(t->cfg.snap_dir = t->snap_dir = strdup(cfg->snap_dir))) {
+    if ((cfg->snap_dir && !(t->cfg.snap_dir = t->snap_dir = strdup(cfg->snap_dir))) ||
+        (cfg->members_json && !(t->members_json = strdup(cfg->members_json)))) {
         snprintf(err, errlen, "out of memory");
         rh_transport_free(t);
         return NULL;
@@ -692,7 +722,13 @@ void rh_transport_free(rh_transport *t)
     free_strv(t->advertise, t->n_advertise);
     free(t->peer_urls_header);
     free(t->snap_dir);
+    free(t->members_json);
     free(t->status);
+    while (t->stats) {
+        peer_stats *st = t->stats;
+        t->stats = st->next;
+        free(st);
+    }
     pthread_mutex_destroy(&t->mu);
     pthread_mutex_destroy(&t->dq.mu);
     pthread_cond_destroy(&t->dq.cond);
@@ -834,62 +870,4 @@ size_t rh_transport_metrics(rh_transport *t, char *buf, size_t cap)
     pthread_mutex_destroy(&r.mu);
     pthread_cond_destroy(&r.cond);
     return r.n;
-}
-
-/* Prometheus text; loop thread only: peer counters are its own. */
-size_t transport_metrics_text(rh_transport *t, char *buf, size_t cap)
-{
-    size_t n = 0;
-#define OUT(...)                                                                    \
-    do {                                                                            \
-        int w_ = snprintf(buf ? buf + (n < cap ? n : cap) : NULL,                   \
-                          buf && n < cap ? cap - n : 0, __VA_ARGS__);               \
-        if (w_ > 0)                                                                 \
-            n += (size_t)w_;                                                        \
-    } while (0)
-    static const struct {
-        const char *name, *label, *help;
-        int which;
-    } counters[] = {
-        {"etcd_network_peer_sent_bytes_total", "To", "The total number of bytes sent to peers.", 0},
-        {"etcd_network_peer_received_bytes_total", "From",
-         "The total number of bytes received from peers.", 1},
-        {"etcd_network_peer_sent_failures_total", "To", "The total number of send failures from peers.", 2},
-        {"etcd_network_peer_received_failures_total", "From",
-         "The total number of receive failures from peers.", 3},
-    };
-    for (size_t k = 0; k < sizeof(counters) / sizeof(counters[0]); k++) {
-        OUT("# HELP %s %s\n# TYPE %s counter\n", counters[k].name, counters[k].help,
-            counters[k].name);
-        for (peer *p = t->peers; p; p = p->next) {
-            char id[17];
-            rh_id_str(p->id, id);
-            uint64_t v = counters[k].which == 0   ? p->sent_bytes
-                         : counters[k].which == 1 ? p->recv_bytes
-                         : counters[k].which == 2 ? p->sent_failures
-                                                  : p->recv_failures;
-            OUT("%s{%s=\"%s\"} %llu\n", counters[k].name, counters[k].label, id,
-                (unsigned long long)v);
-        }
-    }
-    OUT("# HELP etcd_network_active_peers The current number of active peer connections.\n"
-        "# TYPE etcd_network_active_peers gauge\n");
-    for (peer *p = t->peers; p; p = p->next) {
-        char id[17];
-        rh_id_str(p->id, id);
-        OUT("etcd_network_active_peers{Local=\"%s\",Remote=\"%s\"} %d\n", t->id_str, id,
-            p->active ? 1 : 0);
-    }
-    OUT("# HELP etcd_network_disconnected_peers_total The total number of disconnected "
-        "peers.\n# TYPE etcd_network_disconnected_peers_total counter\n");
-    for (peer *p = t->peers; p; p = p->next) {
-        char id[17];
-        rh_id_str(p->id, id);
-        OUT("etcd_network_disconnected_peers_total{Local=\"%s\",Remote=\"%s\"} %llu\n",
-            t->id_str, id, (unsigned long long)p->disconnected);
-    }
-#undef OUT
-    if (buf && cap)
-        buf[n < cap ? n : cap - 1] = 0;
-    return n;
 }

@@ -78,6 +78,8 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+static int probe_ms = 40; /* probe interval: short, so probes are in flight everywhere */
+
 static rh_transport *make(uint64_t id, int port, inbox *in, int dial_retry_ms)
 {
     char url[64];
@@ -86,6 +88,7 @@ static rh_transport *make(uint64_t id, int port, inbox *in, int dial_retry_ms)
     rh_transport_config cfg = {
         .id = id, .cluster_id = CID, .listen = listen, .n_listen = 1,
         .dial_retry_ms = dial_retry_ms,
+        .probe_interval_ms = probe_ms,
         .raft = {.ctx = in, .process = process},
         .on_event = on_event, .event_ctx = in,
     };
@@ -342,6 +345,135 @@ typedef struct drop_count {
     char reason[160];
 } drop_count;
 
+static char metrics_text[1 << 17];
+
+static bool metrics_has(rh_transport *t, const char *line)
+{
+    size_t n = rh_transport_metrics(t, metrics_text, sizeof(metrics_text));
+    return n < sizeof(metrics_text) && strstr(metrics_text, line) != NULL;
+}
+
+/* The value of a sample ("name{labels}") in the last metrics_has text; -1
+ * when absent. */
+static double metrics_value(const char *sample)
+{
+    const char *at = strstr(metrics_text, sample);
+    return at ? strtod(at + strlen(sample), NULL) : -1;
+}
+
+/* Probes, the RTT histogram, the snapshot families, /members, /raft/probing
+ * and the server's limits. */
+static void probes_metrics_and_limits(void)
+{
+    /* two probers a peer, a look every 50 ms (40 * 5/4) at first: the
+     * histogram fills, every RTT on loopback under 100 ms */
+    double count = 0;
+    for (int i = 0; i < 200 && count < 2; i++) {
+        sleep_ms(10);
+        metrics_has(ta, "");
+        count = metrics_value("etcd_network_peer_round_trip_time_seconds_count{To=\"b2\"} ");
+    }
+    CHECK(count >= 2);
+    CHECK(metrics_value("etcd_network_peer_round_trip_time_seconds_bucket{To=\"b2\","
+                        "le=\"0.1024\"} ") == count);
+    CHECK(metrics_value("etcd_network_peer_round_trip_time_seconds_bucket{To=\"b2\","
+                        "le=\"+Inf\"} ") == count);
+    CHECK(metrics_has(ta, "# TYPE etcd_network_peer_round_trip_time_seconds histogram\n"));
+    static const char *const families[] = {
+        "etcd_network_snapshot_send_success{To=\"b2\"} 0",
+        "etcd_network_snapshot_send_inflights_total{To=\"b2\"} 0",
+        "etcd_network_snapshot_send_failures{To=\"b2\"} 0",
+        "etcd_network_snapshot_send_total_duration_seconds_count{To=\"b2\"} 0",
+        "etcd_network_snapshot_receive_success{From=\"b2\"} 0",
+        "etcd_network_snapshot_receive_inflights_total{From=\"b2\"} 0",
+        "etcd_network_snapshot_receive_failures{From=\"b2\"} 0",
+        "etcd_network_snapshot_receive_total_duration_seconds_bucket{From=\"b2\",le=\"51.2\"} 0",
+    };
+    for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
+        if (!metrics_has(ta, families[i])) {
+            fprintf(stderr, "missing metric: %s\n", families[i]);
+            CHECK(0);
+        }
+
+    /* a snapshot B cannot store (no snap_dir): a failure on both sides */
+    FILE *f = tmpfile();
+    CHECK(f && fwrite("0123456789", 1, 10, f) == 10 && fflush(f) == 0);
+    rewind(f);
+    rh_msg snap = {.type = RH_MSG_SNAP, .to = B_ID, .from = A_ID, .term = 1};
+    snap.snapshot.metadata.index = 7;
+    CHECK(rh_transport_send_snapshot(ta, &snap, dup(fileno(f)), 10) == 0);
+    fclose(f);
+    int got = 0;
+    for (int i = 0; i < 300 && !got; i++) {
+        sleep_ms(10);
+        got = metrics_has(ta, "etcd_network_snapshot_send_failures{To=\"b2\"} 1\n") &&
+              metrics_has(tb, "etcd_network_snapshot_receive_failures{From=\"a1\"} 1\n");
+    }
+    CHECK(got);
+    CHECK(metrics_has(ta, "etcd_network_snapshot_send_inflights_total{To=\"b2\"} 0\n"));
+    CHECK(metrics_has(tb, "etcd_network_snapshot_receive_inflights_total{From=\"a1\"} 0\n"));
+    /* a snapshot upload whose message does not decode: etcd's unknown sender */
+    char resp[4096];
+    const char *junk = "POST /raft/snapshot HTTP/1.1\r\nHost: x\r\nX-Server-Version: 3.4.23\r\n"
+                       "X-Etcd-Cluster-ID: c1d\r\nContent-Length: 12\r\n\r\n"
+                       "\0\0\0\0\0\0\0\4abcd";
+    CHECK_EQ_U64(raw_http(pb, junk, strlen(junk) + 12, resp, sizeof(resp)), 400);
+    CHECK(metrics_has(tb, "etcd_network_snapshot_receive_failures"
+                          "{From=\"UNKNOWN_SNAPSHOT_SENDER\"} 1\n"));
+
+    /* /raft/probing as etcd answers it */
+    const char *probe = "GET /raft/probing HTTP/1.1\r\nHost: x\r\n\r\n";
+    CHECK_EQ_U64(raw_http(pa, probe, strlen(probe), resp, sizeof(resp)), 200);
+    CHECK(strstr(resp, "\r\n\r\n{\"OK\":true,\"Now\":\"20") != NULL);
+    /* no member list configured: 404 */
+    const char *members = "GET /members HTTP/1.1\r\nHost: x\r\n\r\n";
+    CHECK_EQ_U64(raw_http(pa, members, strlen(members), resp, sizeof(resp)), 404);
+
+    /* a transport with tight limits and a member list */
+    static inbox ic = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    const char *listen[] = {"http://127.0.0.1:0"};
+    rh_transport_config cfg = {
+        .id = 0xc3, .cluster_id = CID, .listen = listen, .n_listen = 1,
+        .raft = {.ctx = &ic, .process = process},
+        .head_timeout_ms = 300, .max_head = 2048, .max_body = 100, .no_metrics = true,
+        .members_json = "[{\"id\":195,\"peerURLs\":[\"http://127.0.0.1:1\"],\"name\":\"c\"}]\n",
+    };
+    rh_transport *tc = rh_transport_new(&cfg, NULL, 0);
+    CHECK(tc && rh_transport_start(tc) == 0);
+    if (!tc)
+        return;
+    int pc = rh_transport_listen_port(tc, 0);
+    CHECK_EQ_U64(raw_http(pc, members, strlen(members), resp, sizeof(resp)), 200);
+    CHECK(strstr(resp, "\r\n\r\n[{\"id\":195,") != NULL);
+    CHECK(strstr(resp, "Content-Type: application/json\r\n") != NULL);
+    const char *pmembers = "POST /members HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n";
+    CHECK_EQ_U64(raw_http(pc, pmembers, strlen(pmembers), resp, sizeof(resp)), 405);
+    CHECK(strstr(resp, "Allow: GET\r\n") != NULL);
+    const char *metrics = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+    CHECK_EQ_U64(raw_http(pc, metrics, strlen(metrics), resp, sizeof(resp)), 404);
+    char big[3000];
+    int bl = snprintf(big, sizeof(big), "GET /version HTTP/1.1\r\nHost: x\r\nX-Pad: %2500d\r\n\r\n", 1);
+    CHECK_EQ_U64(raw_http(pc, big, (size_t)bl, resp, sizeof(resp)), 431);
+    const char *body = "POST /raft HTTP/1.1\r\nHost: x\r\nX-Server-Version: 3.4.23\r\n"
+                       "X-Etcd-Cluster-ID: c1d\r\nContent-Length: 101\r\n\r\n";
+    CHECK_EQ_U64(raw_http(pc, body, strlen(body), resp, sizeof(resp)), 413);
+    /* a head trickled byte by byte is cut at the deadline, not kept alive */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)pc)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    int sent = 0;
+    for (int i = 0; i < 40; i++, sent++) {
+        if (send(fd, "G", 1, MSG_NOSIGNAL) != 1)
+            break;
+        sleep_ms(50);
+    }
+    CHECK(sent >= 4 && sent < 20); /* closed after ~300 ms of 50 ms bytes */
+    close(fd);
+    rh_transport_free(tc);
+    inbox_clear(&ic);
+}
+
 static void on_drop_event(void *ctx, const rh_event *ev)
 {
     drop_count *d = ctx;
@@ -440,6 +572,7 @@ static void stop_with_traffic_in_flight(int cycles)
     static uint8_t data[8192];
     rh_entry e = {.term = 1, .index = 1, .data = {data, sizeof(data)}};
     int ok = 0;
+    probe_ms = 1; /* probes on the wire at every stop */
     for (int i = 0; i < cycles; i++) {
         rh_transport *a = make(0x71, 0, &x, 5), *b = make(0x72, 0, &y, 5);
         if (!a || !b) {
@@ -508,6 +641,7 @@ int main(int argc, char **argv)
     TEST(pipeline_post_is_processed_with_204);
     TEST(pipeline_errors_match_etcd);
     TEST(unknown_sender_becomes_a_pipeline_remote);
+    TEST(probes_metrics_and_limits);
     TEST(slow_peer_is_bounded_by_bytes_then_timed_out);
     stop_with_traffic_in_flight(cycles);
     fprintf(stderr, "%s stop_with_traffic_in_flight (%d cycles)\n",
