@@ -16,6 +16,8 @@
 
 #include "transport/internal.h"
 
+#define RH_PIPELINE_IDLE_MS 5000 /* an idle kept-alive connection is closed after */
+
 static void conn_drop(pipe_conn *c)
 {
     if (c->bev) {
@@ -118,8 +120,11 @@ static void handle_response(pipe_conn *c, const char *body, size_t n)
         finish_msg(c, false, why);
     }
     if (c->keep_alive) {
+        /* idle: dropped before a server's idle limit (ours closes at its
+         * head deadline, 10 s by default) can race a new request */
         c->state = PC_IDLE;
-        bufferevent_set_timeouts(c->bev, NULL, NULL);
+        struct timeval idle = {RH_PIPELINE_IDLE_MS / 1000, (RH_PIPELINE_IDLE_MS % 1000) * 1000};
+        bufferevent_set_timeouts(c->bev, &idle, NULL);
     } else {
         conn_drop(c);
     }

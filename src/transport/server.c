@@ -54,8 +54,27 @@ struct server_conn {
     uint64_t snap_bytes;     /* body bytes written to it */
     int64_t snap_start_ms;   /* when the request head was read */
     peer_stats *snap_st;     /* metrics row of the sender while in flight */
-    struct event *head_timer; /* request head deadline; NULL once the head is in */
+    struct event *head_timer; /* request head deadline; pending while one is awaited */
+    bool keep_alive;         /* the request allows another on this connection */
+    size_t head_left;        /* bytes of the request head still in the input */
 };
+
+static void on_conn_read(struct bufferevent *bev, void *arg);
+static void on_conn_event(struct bufferevent *bev, short what, void *arg);
+static void on_head_deadline(evutil_socket_t fd, short what, void *arg);
+
+/* Arms the deadline for the next request head (also the idle limit of a
+ * kept-alive connection). */
+static bool arm_head_deadline(server_conn *c)
+{
+    int ms = c->t->cfg.head_timeout_ms;
+    struct timeval ht = {ms / 1000, (ms % 1000) * 1000};
+    if (!c->head_timer && !(c->head_timer = evtimer_new(c->t->base, on_head_deadline, c)))
+        return false;
+    evtimer_add(c->head_timer, &ht);
+    bufferevent_set_timeouts(c->bev, &ht, &ht);
+    return true;
+}
 
 static void conn_unlink(server_conn *c)
 {
@@ -126,7 +145,11 @@ static void respond(server_conn *c, int status, const rh_http_header *extra, siz
     h[n++] = rh_http_header_make("X-Etcd-Cluster-ID", t->cid_str);
     if (status != 204) /* RFC 9110 8.6: never on a 204 */
         h[n++] = rh_http_header_make("Content-Length", len);
-    h[n++] = rh_http_header_make("Connection", "close");
+    /* success keeps the connection when the client allows (etcd's pipeline
+     * and probers reuse theirs); errors close it */
+    bool keep = c->keep_alive && status < 300;
+    if (!keep)
+        h[n++] = rh_http_header_make("Connection", "close");
     char head[1024];
     size_t hl = rh_http_write_response_head(head, sizeof(head), status, h, n);
     if (hl == 0 || hl > sizeof(head)) {
@@ -136,6 +159,31 @@ static void respond(server_conn *c, int status, const rh_http_header *extra, siz
     bufferevent_write(c->bev, head, hl);
     if (body_len)
         bufferevent_write(c->bev, body, body_len);
+    if (keep) {
+        /* ready for the next request; bytes of it already read are handled
+         * from the loop, not from here (no recursion per pipelined request) */
+        evbuffer_drain(bufferevent_get_input(c->bev), c->head_left);
+        c->head_left = 0;
+        snap_discard(c);
+        c->in_body = c->snapshot = c->snap_done = false;
+        c->snap_st = NULL;
+        c->snap_bytes = 0;
+        c->len = 0;
+        if (c->cap > 65536) { /* do not hold a large body's buffer while idle */
+            free(c->buf);
+            c->buf = NULL;
+            c->cap = 0;
+        }
+        rh_http_parser_reset(&c->hp);
+        if (!arm_head_deadline(c)) {
+            conn_free(c);
+            return;
+        }
+        if (evbuffer_get_length(bufferevent_get_input(c->bev)))
+            bufferevent_trigger(c->bev, EV_READ,
+                                BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+        return;
+    }
     c->closing = true;
     bufferevent_disable(c->bev, EV_READ);
     bufferevent_setcb(c->bev, NULL, on_written, NULL, c);
@@ -545,6 +593,7 @@ static void serve_post(server_conn *c, const rh_http_request *req, size_t head_l
         return;
     }
     evbuffer_drain(bufferevent_get_input(c->bev), head_len);
+    c->head_left = 0;
     c->in_body = true;
     c->left = c->body.length;
     rh_http_chunked_init(&c->chunked, 0, 0);
@@ -635,16 +684,16 @@ static void on_conn_read(struct bufferevent *bev, void *arg)
     int rc = rh_http_parse_request(&c->hp, buf, len, &req, &err);
     if (rc == 0)
         return;
-    if (c->head_timer) { /* the head is in: its deadline is over */
-        event_free(c->head_timer);
-        c->head_timer = NULL;
-    }
+    if (c->head_timer) /* the head is in: its deadline is over */
+        evtimer_del(c->head_timer);
     if (rc < 0) {
         int status = rh_http_error_status(rc);
         rh_logf(RH_LOG_WARN, "bad request from a peer connection: %s", err.msg);
         http_error(c, status ? status : 400, rh_http_strerror(rc), NULL, 0);
         return;
     }
+    c->keep_alive = rh_http_keep_alive(req.minor_version, req.headers, req.num_headers);
+    c->head_left = (size_t)rc; /* drained once answered (req points into it) */
     rh_http_span path, query;
     if (rh_http_target_split(req.target, &path, &query) != 0) {
         http_error(c, 400, "bad request target", NULL, 0);
@@ -683,8 +732,12 @@ static void on_head_deadline(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     server_conn *c = arg;
-    rh_logf(RH_LOG_INFO, "closed a peer connection: request head not complete in %d ms",
-            c->t->cfg.head_timeout_ms);
+    if (evbuffer_get_length(bufferevent_get_input(c->bev)))
+        rh_logf(RH_LOG_INFO, "closed a peer connection: request head not complete in %d ms",
+                c->t->cfg.head_timeout_ms);
+    else /* a kept-alive connection left idle */
+        rh_logf(RH_LOG_DEBUG, "closed an idle peer connection after %d ms",
+                c->t->cfg.head_timeout_ms);
     conn_free(c);
 }
 
@@ -704,14 +757,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     c->t = t;
     c->snap_fd = -1; /* not 0: calloc's zero is a valid fd (stdin) */
     c->bev = bufferevent_socket_new(t->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    c->head_timer = evtimer_new(t->base, on_head_deadline, c);
-    if (!c->bev || !c->head_timer) {
-        if (c->bev)
-            bufferevent_free(c->bev);
-        else
-            evutil_closesocket(fd);
-        if (c->head_timer)
-            event_free(c->head_timer);
+    if (!c->bev) {
+        evutil_closesocket(fd);
         free(c);
         return;
     }
@@ -719,12 +766,12 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     if (t->conns)
         t->conns->prev = c;
     t->conns = c;
+    if (!arm_head_deadline(c)) {
+        conn_free(c);
+        return;
+    }
     rh_http_parser_init(&c->hp, c->hdrs, RH_HTTP_DEFAULT_MAX_HEADERS, t->cfg.max_head);
     bufferevent_setcb(c->bev, on_conn_read, NULL, on_conn_event, c);
-    int ms = t->cfg.head_timeout_ms;
-    struct timeval ht = {ms / 1000, (ms % 1000) * 1000};
-    evtimer_add(c->head_timer, &ht);
-    bufferevent_set_timeouts(c->bev, &ht, &ht);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 

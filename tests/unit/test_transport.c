@@ -6,10 +6,12 @@
  *
  * usage: test_transport [CHURN_CYCLES]   (default 1000)
  */
+#define _GNU_SOURCE /* memmem */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -228,7 +230,32 @@ static void restarted_peer_goes_inactive_then_active(void)
 
 /* One raw HTTP exchange with 127.0.0.1:port; returns the status code and
  * copies the response into resp. */
-static int raw_http(int port, const void *req, size_t len, char *resp, size_t cap)
+/* Bytes of `want` complete responses at the start of buf[0..n), or 0 while
+ * one is still partial (Content-Length bodies; 204 has none). */
+static size_t responses_end(const char *buf, size_t n, int want)
+{
+    size_t at = 0;
+    for (int k = 0; k < want; k++) {
+        const char *end = memmem(buf + at, n - at, "\r\n\r\n", 4);
+        if (!end)
+            return 0;
+        size_t head = (size_t)(end - (buf + at)) + 4, body = 0;
+        for (size_t i = at; i + 16 < at + head; i++)
+            if (!strncasecmp(buf + i, "\r\ncontent-length:", 17)) {
+                body = strtoul(buf + i + 17, NULL, 10);
+                break;
+            }
+        if (n - at < head + body)
+            return 0;
+        at += head + body;
+    }
+    return at;
+}
+
+/* Reads until `want` responses are in (or EOF); the connection is left
+ * open for the caller when fdp is given. */
+static int raw_http_n(int port, const void *req, size_t len, char *resp, size_t cap, int want,
+                      int *fdp)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -243,13 +270,22 @@ static int raw_http(int port, const void *req, size_t len, char *resp, size_t ca
     }
     size_t n = 0;
     ssize_t r;
-    while (n + 1 < cap && (r = read(fd, resp + n, cap - 1 - n)) > 0)
+    while (n + 1 < cap && !responses_end(resp, n, want) &&
+           (r = read(fd, resp + n, cap - 1 - n)) > 0)
         n += (size_t)r;
     resp[n] = 0;
-    close(fd);
+    if (fdp)
+        *fdp = fd;
+    else
+        close(fd);
     int status = 0;
     sscanf(resp, "HTTP/1.1 %d", &status);
     return status;
+}
+
+static int raw_http(int port, const void *req, size_t len, char *resp, size_t cap)
+{
+    return raw_http_n(port, req, len, resp, cap, 1, NULL);
 }
 
 static void pipeline_post_is_processed_with_204(void)
@@ -282,6 +318,32 @@ static void pipeline_post_is_processed_with_204(void)
     memcpy(req + hl + bl, "\r\n0\r\n\r\n", 7);
     CHECK_EQ_U64(raw_http(pb, req, (size_t)hl + bl + 7, resp, sizeof(resp)), 204);
     CHECK(wait_count(&ib, 1, 2000));
+    inbox_clear(&ib);
+
+    /* keep-alive: three requests written at once, answered in order on one
+     * connection; the last asks to close, and the server does */
+    hl = snprintf(req, sizeof(req),
+                  "POST /raft HTTP/1.1\r\nHost: x\r\nX-Server-Version: 3.4.23\r\n"
+                  "X-Etcd-Cluster-ID: c1d\r\nContent-Length: %zu\r\n\r\n", bl);
+    memcpy(req + hl, body, bl);
+    size_t one = (size_t)hl + bl;
+    memcpy(req + one, req, one);
+    const char *last = "GET /raft/probing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    memcpy(req + 2 * one, last, strlen(last));
+    int fd = -1;
+    CHECK_EQ_U64(raw_http_n(pb, req, 2 * one + strlen(last), resp, sizeof(resp), 3, &fd), 204);
+    const char *second = strstr(resp + 4, "HTTP/1.1 ");
+    CHECK(second && !strncmp(second, "HTTP/1.1 204 ", 13));
+    const char *third = second ? strstr(second + 4, "HTTP/1.1 ") : NULL;
+    CHECK(third && !strncmp(third, "HTTP/1.1 200 ", 13) && strstr(third, "\"OK\":true"));
+    /* only the third says it closes */
+    CHECK(third && strstr(resp, "Connection: close") == strstr(third, "Connection: close") &&
+          strstr(third, "Connection: close") != NULL);
+    char extra;
+    CHECK(fd >= 0 && read(fd, &extra, 1) == 0); /* closed after the third */
+    if (fd >= 0)
+        close(fd);
+    CHECK(wait_count(&ib, 2, 2000));
     inbox_clear(&ib);
 }
 
