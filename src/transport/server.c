@@ -9,6 +9,7 @@
  * small response and the connection is closed (etcd's peers open a new
  * connection per stream; keep-alive for the pipeline comes with it).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,13 @@ struct server_conn {
     struct event *head_timer; /* request head deadline; pending while one is awaited */
     bool keep_alive;         /* the request allows another on this connection */
     size_t head_left;        /* bytes of the request head still in the input */
+    /* the finished body's fsync and rename run on a thread of their own, so
+     * a slow disk does not stall every stream on the loop */
+    bool saving;             /* saver runs; the connection is quiet meanwhile */
+    pthread_t saver;
+    struct event *saved_ev;  /* activated by the saver when done */
+    char snap_path[600];     /* the final name */
+    int save_errno;          /* the saver's result */
 };
 
 static void on_conn_read(struct bufferevent *bev, void *arg);
@@ -103,6 +111,15 @@ static void snap_discard(server_conn *c)
 static void conn_free(server_conn *c)
 {
     conn_unlink(c);
+    if (c->saving) { /* only at transport stop: wait for the disk */
+        pthread_join(c->saver, NULL);
+        c->saving = false;
+        c->snap_fd = -1; /* the saver closed it */
+        if (!c->save_errno)
+            unlink(c->snap_path); /* saved, but raft never heard of it */
+    }
+    if (c->saved_ev)
+        event_free(c->saved_ev);
     if (c->snap_st) { /* a snapshot upload that did not complete */
         c->snap_st->snap_recv_inflight--;
         c->snap_st->snap_recv_fail++;
@@ -370,6 +387,8 @@ static void pipeline_complete(server_conn *c)
 /* Consumes body bytes from the input; completes or fails the request. */
 static int snap_sink(server_conn *c, const uint8_t *p, size_t n);
 static void snapshot_complete(server_conn *c);
+static void *snapshot_save(void *arg);
+static void snapshot_saved(evutil_socket_t fd, short what, void *arg);
 
 /* Body bytes go to the pipeline buffer or the snapshot sink. */
 static int body_sink(server_conn *c, const uint8_t *p, size_t n)
@@ -517,17 +536,56 @@ static void snapshot_complete(server_conn *c)
         http_error(c, 400, "error reading raft message", NULL, 0);
         return;
     }
-    char path[600];
-    snprintf(path, sizeof(path), "%s/%016llx.snap.db", t->cfg.snap_dir,
+    snprintf(c->snap_path, sizeof(c->snap_path), "%s/%016llx.snap.db", t->cfg.snap_dir,
              (unsigned long long)c->snap_msg->snapshot.metadata.index);
-    if (fsync(c->snap_fd) != 0 || close(c->snap_fd) != 0 || rename(c->snap_tmp, path) != 0) {
-        rh_logf(RH_LOG_ERROR, "snapshot: saving %s: %s", path, strerror(errno));
-        c->snap_fd = -1;
-        unlink(c->snap_tmp);
+    /* quiet while saving: no reads, no timeouts, no events */
+    bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    bufferevent_set_timeouts(c->bev, NULL, NULL);
+    if (!c->saved_ev && !(c->saved_ev = event_new(t->base, -1, 0, snapshot_saved, c))) {
         http_error(c, 500, "error saving raft snapshot", NULL, 0);
         return;
     }
-    c->snap_fd = -1;
+    c->saving = true;
+    if (pthread_create(&c->saver, NULL, snapshot_save, c) != 0) {
+        c->saving = false;
+        http_error(c, 500, "error saving raft snapshot", NULL, 0);
+    }
+}
+
+/* Saver thread: the file's data reaches the disk, then takes its name. */
+static void *snapshot_save(void *arg)
+{
+    server_conn *c = arg;
+    int rc = fsync(c->snap_fd);
+    int e = rc ? errno : 0;
+    if (close(c->snap_fd) != 0 && !e)
+        e = errno;
+    if (!e && rename(c->snap_tmp, c->snap_path) != 0)
+        e = errno;
+    if (e)
+        unlink(c->snap_tmp);
+    c->save_errno = e;
+    event_active(c->saved_ev, EV_READ, 0);
+    return NULL;
+}
+
+/* Loop thread, once the saver is done: hand the snapshot to raft. */
+static void snapshot_saved(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    server_conn *c = arg;
+    rh_transport *t = c->t;
+    pthread_join(c->saver, NULL);
+    c->saving = false;
+    c->snap_fd = -1; /* closed by the saver */
+    const char *path = c->snap_path;
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    if (c->save_errno) {
+        rh_logf(RH_LOG_ERROR, "snapshot: saving %s: %s", path, strerror(c->save_errno));
+        http_error(c, 500, "error saving raft snapshot", NULL, 0);
+        return;
+    }
     if (c->snap_st) {
         c->snap_st->snap_recv_inflight--;
         c->snap_st->snap_recv_ok++;

@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#include <fcntl.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -81,6 +82,7 @@ static void sleep_ms(int ms)
 }
 
 static int probe_ms = 40; /* probe interval: short, so probes are in flight everywhere */
+static const char *snap_dir; /* where make()'s transports save snapshots; NULL: none */
 
 static rh_transport *make(uint64_t id, int port, inbox *in, int dial_retry_ms)
 {
@@ -91,6 +93,7 @@ static rh_transport *make(uint64_t id, int port, inbox *in, int dial_retry_ms)
         .id = id, .cluster_id = CID, .listen = listen, .n_listen = 1,
         .dial_retry_ms = dial_retry_ms,
         .probe_interval_ms = probe_ms,
+        .snap_dir = snap_dir,
         .raft = {.ctx = in, .process = process},
         .on_event = on_event, .event_ctx = in,
     };
@@ -635,6 +638,11 @@ static void stop_with_traffic_in_flight(int cycles)
     rh_entry e = {.term = 1, .index = 1, .data = {data, sizeof(data)}};
     int ok = 0;
     probe_ms = 1; /* probes on the wire at every stop */
+    char dir[] = "/tmp/rafthttp-test-XXXXXX"; /* snapshots being saved at some stops */
+    CHECK(mkdtemp(dir) != NULL);
+    snap_dir = dir;
+    int body = open("/dev/zero", O_RDONLY);
+    CHECK(body >= 0);
     for (int i = 0; i < cycles; i++) {
         rh_transport *a = make(0x71, 0, &x, 5), *b = make(0x72, 0, &y, 5);
         if (!a || !b) {
@@ -650,6 +658,9 @@ static void stop_with_traffic_in_flight(int cycles)
         for (int k = 0; k < 16; k++)
             m[k] = (rh_msg){.type = k % 2 ? RH_MSG_APP : RH_MSG_SNAP, .to = 0x72, .from = 0x71,
                             .entries = &e, .n_entries = 1, .index = (uint64_t)k};
+        rh_msg snap = {.type = RH_MSG_SNAP, .to = 0x72, .from = 0x71};
+        snap.snapshot.metadata.index = (uint64_t)i;
+        rh_transport_send_snapshot(a, &snap, dup(body), (uint64_t)(i % 3) << 16);
         for (int r = 0; r < 1 + i % 7; r++) {
             rh_transport_send(a, m, 16);
             for (int k = 0; k < 16; k++)
@@ -673,6 +684,12 @@ static void stop_with_traffic_in_flight(int cycles)
     inbox_clear(&x);
     inbox_clear(&y);
     CHECK_EQ_U64(ok, cycles);
+    close(body);
+    snap_dir = NULL;
+    /* snapshots that completed are the application's: clear them */
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
 }
 
 static void churn_leaks_nothing(int cycles)
