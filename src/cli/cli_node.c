@@ -1118,6 +1118,12 @@ int cli_node_main(int argc, char **argv)
             return CLI_EXIT_FAIL;
         }
     }
+    /* ready first: nothing can happen before the loop starts, so no event
+     * (an inbound stream's peerActive) can precede it */
+    char id[17], cid[17];
+    snprintf(id, sizeof(id), "%llx", (unsigned long long)n->args.id);
+    snprintf(cid, sizeof(cid), "%llx", (unsigned long long)n->args.cluster_id);
+    emit_ready(n);
     int rc = rh_transport_start(n->t);
     if (rc < 0) {
         fprintf(stderr, "rafthttp " CMD ": starting the transport: %s\n", strerror(-rc));
@@ -1125,12 +1131,8 @@ int cli_node_main(int argc, char **argv)
         node_free(n);
         return CLI_EXIT_FAIL;
     }
-    char id[17], cid[17];
-    snprintf(id, sizeof(id), "%llx", (unsigned long long)n->args.id);
-    snprintf(cid, sizeof(cid), "%llx", (unsigned long long)n->args.cluster_id);
     node_log(1, "member %s of cluster %s serving on %s (%zu peers)", id, cid,
              n->args.listen[0], n->args.n_peers);
-    emit_ready(n);
 
     pthread_t reader;
     bool reading = false;

@@ -231,8 +231,8 @@ typedef struct prober {
     int64_t clockdiff_ns;
     uint64_t total, loss;
     bool healthy;
-    char err[200];           /* last failure */
-    char warned[200];        /* the failure last logged; "" while healthy */
+    char err[320];           /* last failure */
+    char warned[320];        /* the failure last logged; "" while healthy */
 } prober;
 
 void prober_start(prober *pr, struct peer *p, const char *name);
