@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The whole test run, from a fresh Debian 12 machine to a verdict:
 #  1. gcc, ASan+UBSan: unit tests, golden tests against etcd's Go code, CLI
-#     tests, then interop tests against etcd's Go rafthttp and real etcd
-#  2. clang, Release, -Werror: the same unit tests (warning-free with both)
+#     tests, then interop tests against etcd's Go rafthttp and real etcd,
+#     then the black-box suite (rafthttp node processes only, per the spec)
+#  2. gcc, Release: a warning-free -O2 build (the main job's)
+#     clang, Release, -Werror: the same unit tests (warning-free with both)
 #  3. clang + libFuzzer: every fuzz target for FUZZ_SECONDS (default 15) each,
 #     seeded from the golden streams
-# Build trees: build-asan/, build-clang/, build-fuzz/ under the repo.
+# Build trees: build-asan/, build-gcc-rel/, build-clang/, build-fuzz/ under the repo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -20,6 +22,13 @@ ctest --test-dir build-asan --output-on-failure -j"$jobs"
 
 echo "== interop: C node vs etcd's Go rafthttp and real etcd members (ASan build)"
 tests/interop/run.sh build-asan
+
+echo "== black-box: rafthttp node processes only (ASan build)"
+tests/blackbox/run.sh build-asan
+
+echo "== gcc Release (-O2 finds warnings -O0 does not: the main job's build)"
+cmake -S . -B build-gcc-rel -DCMAKE_BUILD_TYPE=Release -DRH_GOLDEN=OFF -DCMAKE_C_COMPILER=gcc >/dev/null
+cmake --build build-gcc-rel -j"$jobs"
 
 echo "== clang Release"
 cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Release -DRH_GOLDEN=OFF -DCMAKE_C_COMPILER=clang >/dev/null

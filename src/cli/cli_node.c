@@ -162,6 +162,7 @@ typedef struct node {
     node_args args;
     rh_transport *t;
     char snap_dir[512];     /* --snap-dir, or a temp dir made for this run */
+    bool snap_dir_temp;     /* made for this run: removed at exit when empty */
 
     pthread_mutex_t out_mu; /* one event line at a time on stdout */
     bool out_failed;        /* [out_mu] stdout gone: stop writing */
@@ -1014,6 +1015,11 @@ static void emit_ready(node *n)
 
 static void node_free(node *n)
 {
+    /* the temp snapshot dir goes when nothing was received into it; received
+     * snapshots are never deleted (they are what the user came for) */
+    if (n->snap_dir_temp && rmdir(n->snap_dir) != 0 && errno == ENOTEMPTY)
+        node_log(1, "received snapshots are kept in %s", n->snap_dir);
+    n->snap_dir_temp = false;
     for (size_t i = 0; i < n->n_peers; i++)
         free_urls(n->peers[i].urls, n->peers[i].n_urls);
     free(n->peers);
@@ -1069,6 +1075,7 @@ int cli_node_main(int argc, char **argv)
             node_free(n);
             return 2;
         }
+        n->snap_dir_temp = true;
     }
     rh_transport_config cfg = {
         .id = n->args.id,
