@@ -367,19 +367,20 @@ static void pipeline_complete(server_conn *c)
         p->st->recv_bytes += c->len;
     rh_msg *owned = rh_msg_clone(&m);
     rh_arena_free(&a);
+    if (!owned) {
+        http_error(c, 500, "error processing raft message", NULL, 0);
+        return;
+    }
+    /* delivered also while the sender is paused: as etcd, pause stops our
+     * sending and our stream readers, not the pipeline handler */
     const char *via = "pipeline";
     bool accepted = false;
-    if (owned && (!p || !p->paused))
-        delivery_push(t, m.from, &owned, &via, 1, &accepted);
-    if (!accepted && owned) {
-        if (p && p->paused) {
-            rh_msg_free(owned); /* etcd drops while paused, and answers 204 */
-        } else {
-            transport_emit(t, RH_EV_DROPPED, m.from, owned->type, via, "receive queue full");
-            rh_msg_free(owned);
-            http_error(c, 500, "error processing raft message", NULL, 0);
-            return;
-        }
+    delivery_push(t, m.from, &owned, &via, 1, &accepted);
+    if (!accepted) {
+        transport_emit(t, RH_EV_DROPPED, m.from, owned->type, via, "receive queue full");
+        rh_msg_free(owned);
+        http_error(c, 500, "error processing raft message", NULL, 0);
+        return;
     }
     respond(c, 204, NULL, 0, NULL, NULL, 0);
 }

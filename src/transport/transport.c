@@ -221,6 +221,19 @@ void peer_route_received(peer *p, rh_msg **batch, const char **via, size_t n)
 static void peer_remove(rh_transport *t, uint64_t id);
 static void peer_unlink(rh_transport *t, peer *p);
 
+static int url_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* etcd's types.NewURLs sorts a member's URLs; its picker starts at the
+ * first, so both sides dial the same URL first whatever order was given. */
+static void sort_urls(char **v, size_t n)
+{
+    if (v && n > 1)
+        qsort(v, n, sizeof(*v), url_cmp);
+}
+
 /* etcd probes each peer through both of its round-trippers */
 static void start_probers(peer *p)
 {
@@ -237,7 +250,10 @@ static void peer_add_kind(rh_transport *t, uint64_t id, char **urls, size_t n, b
         return;
     }
     peer *old = transport_find_remote(t, id);
-    if (old) { /* etcd: a remote stops when the member becomes a peer */
+    if (old) {
+        /* the issue's rule: a remote stops when the member becomes a peer
+         * (etcd 3.4 keeps it until Stop, unused while the peer exists, and
+         * uses it again if the peer is removed) */
         peer_unlink(t, old);
         rh_logf(RH_LOG_INFO, "remote %016llx became a peer", (unsigned long long)id);
     }
@@ -252,6 +268,7 @@ static void peer_add_kind(rh_transport *t, uint64_t id, char **urls, size_t n, b
     p->st = st;
     p->t = t;
     p->id = id;
+    sort_urls(urls, n);
     p->urls = urls;
     p->n_urls = n;
     p->paused = false; /* etcd: Pause() affects the peers it finds, not later ones */
@@ -348,6 +365,7 @@ static void peer_update(rh_transport *t, uint64_t id, char **urls, size_t n)
         return;
     }
     free_strv(p->urls, p->n_urls);
+    sort_urls(urls, n);
     p->urls = urls;
     p->n_urls = n;
     p->pick = 0;
