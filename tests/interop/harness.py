@@ -265,3 +265,208 @@ def http_get(port, path, timeout=5):
     body = r.read()
     c.close()
     return r.status, body.decode("utf-8", "replace")
+
+
+class Proxy:
+    """A TCP proxy in front of a member's URL, for tests that cut links
+    (additive helper; nothing above uses it).
+
+    Each accepted connection is classified by its first request line:
+    "stream" (GET /raft/stream/...), "pipeline" (POST /raft), "snapshot"
+    (POST /raft/snapshot), "probing" (GET /raft/probing) or "other", and then
+    forwarded byte for byte to 127.0.0.1:TARGET_PORT (while the member is not
+    listening yet, the proxy keeps trying for `patience` seconds, so a member
+    started after its peer does not make that peer's first dial fail; a real
+    network would hold the SYN). block(kind...) makes
+    new connections of those kinds close right after their first line is
+    read (the dialer sees the connection closed before any response);
+    cut(kind...) closes the open ones (both sides see EOF); kill() closes the
+    listener too, so dials get "connection refused". accepted[kind] and
+    refused[kind] count connections, up[kind]/down[kind] bytes forwarded
+    (client -> member / member -> client), and probes counts
+    "GET /raft/probing" requests seen in any client -> member byte stream
+    (keep-alive connections included)."""
+
+    KINDS = ("stream", "pipeline", "snapshot", "probing", "other")
+    PROBE = b"GET /raft/probing "
+
+    def __init__(self, target_port, name="proxy", patience=3.0):
+        self.target = ("127.0.0.1", target_port)
+        self.name = name
+        self.patience = patience
+        self.lock = threading.Lock()
+        self.blocked = set()
+        self.conns = []  # [kind, client socket, member socket]
+        self.accepted = {k: 0 for k in self.KINDS}
+        self.refused = {k: 0 for k in self.KINDS}
+        self.up = {k: 0 for k in self.KINDS}
+        self.down = {k: 0 for k in self.KINDS}
+        self.probes = 0
+        self.dead = False
+        self.closed = threading.Event()
+        self.ls = socket.socket()
+        self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(128)
+        self.ls.settimeout(0.1)
+        self.port = self.ls.getsockname()[1]
+        self.url = "http://127.0.0.1:%d" % self.port
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def __repr__(self):
+        return "%s(:%d -> :%d)" % (self.name, self.port, self.target[1])
+
+    @staticmethod
+    def _shut(s):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _accept(self):
+        while not self.dead:
+            try:
+                c, _ = self.ls.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+        self.ls.close()
+        self.closed.set()
+
+    @staticmethod
+    def classify(buf):
+        line = buf.split(b"\r\n", 1)[0]
+        if line.startswith(b"GET /raft/stream/"):
+            return "stream"
+        if line.startswith(b"POST /raft/snapshot"):
+            return "snapshot"
+        if line.startswith(b"POST /raft "):
+            return "pipeline"
+        if line.startswith(b"GET /raft/probing"):
+            return "probing"
+        return "other"
+
+    def _serve(self, c):
+        c.settimeout(10)
+        buf = b""
+        try:
+            while b"\r\n" not in buf and len(buf) < 65536:
+                d = c.recv(65536)
+                if not d:
+                    break
+                buf += d
+        except OSError:
+            pass
+        if b"\r\n" not in buf:
+            self._shut(c)
+            c.close()
+            return
+        kind = self.classify(buf)
+        with self.lock:
+            refuse = self.dead or kind in self.blocked
+            if refuse:
+                self.refused[kind] += 1
+        if refuse:
+            self._shut(c)
+            c.close()
+            return
+        u = None
+        end = time.monotonic() + self.patience
+        while u is None:
+            try:
+                u = socket.create_connection(self.target, timeout=2)
+            except OSError:
+                if self.dead or time.monotonic() > end:
+                    self._shut(c)
+                    c.close()
+                    return
+                time.sleep(0.02)
+        c.settimeout(None)
+        u.settimeout(None)
+        ent = [kind, c, u]
+        with self.lock:
+            if self.dead:
+                ent = None
+            else:
+                self.conns.append(ent)
+                self.accepted[kind] += 1
+        if ent is None:
+            for s in (c, u):
+                self._shut(s)
+                s.close()
+            return
+        t = threading.Thread(target=self._pump, args=(u, c, kind, False), daemon=True)
+        t.start()
+        try:
+            u.sendall(buf)
+            with self.lock:
+                self.up[kind] += len(buf)
+                self.probes += buf.count(self.PROBE)
+            self._pump(c, u, kind, True, buf[-len(self.PROBE):])
+        except OSError:
+            self._shut(c)
+            self._shut(u)
+        t.join()
+        with self.lock:
+            if ent in self.conns:
+                self.conns.remove(ent)
+        c.close()
+        u.close()
+
+    def _pump(self, src, dst, kind, upward, tail=b""):
+        try:
+            while True:
+                d = src.recv(65536)
+                if not d:
+                    break
+                dst.sendall(d)
+                with self.lock:
+                    if upward:
+                        self.up[kind] += len(d)
+                        both = tail + d
+                        # count each request once: only matches ending in d
+                        self.probes += both.count(self.PROBE) - tail.count(self.PROBE)
+                        tail = both[-len(self.PROBE):]
+                    else:
+                        self.down[kind] += len(d)
+        except OSError:
+            pass
+        self._shut(src)
+        self._shut(dst)
+
+    def block(self, *kinds):
+        with self.lock:
+            self.blocked |= set(kinds)
+
+    def unblock(self, *kinds):
+        with self.lock:
+            self.blocked -= set(kinds)
+
+    def cut(self, *kinds):
+        """Closes the open connections of these kinds (all when none given)."""
+        with self.lock:
+            victims = [e for e in self.conns if not kinds or e[0] in kinds]
+        for _, c, u in victims:
+            self._shut(c)
+            self._shut(u)
+        return len(victims)
+
+    def open(self, kind):
+        with self.lock:
+            return len([e for e in self.conns if e[0] == kind])
+
+    def kill(self):
+        """Stops listening (dials are refused) and closes every connection."""
+        with self.lock:
+            self.dead = True
+        self.closed.wait(5)
+        self.cut()
+
+    def stats(self):
+        with self.lock:
+            return {"accepted": {k: v for k, v in self.accepted.items() if v},
+                    "refused": {k: v for k, v in self.refused.items() if v},
+                    "open": {k: n for k, n in ((k, len([e for e in self.conns if e[0] == k]))
+                                               for k in self.KINDS) if n}}
