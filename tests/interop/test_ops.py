@@ -16,7 +16,10 @@ close open connections, or stop listening. Sections, each on fresh members
    "pipeline", identical to what was sent; C's sent events: via pipeline),
    the unknown sender is learned as a remote (X-PeerURLs) and answered by
    pipeline; after addPeer, both stream types carry traffic both ways.
- 2 pipeline after the streams are cut: with Go (stream dials refused at
+ 2 pipeline before any stream exists with a real etcd cluster (stream dials
+   refused at proxies from the start: the cluster forms with C reachable by
+   pipeline only, every message both ways by pipeline; then streams come up),
+   and after the streams are cut: with Go (stream dials refused at
    proxies on both sides, open streams closed: messages both ways go by
    pipeline, identical; restored: streams again), and with a real etcd
    cluster (etcd's heartbeats and a put's MsgApp reach C via pipeline, C's
@@ -771,13 +774,19 @@ def put(port, key, value):
         raise Failed("put through etcd: HTTP %d %s" % (r.status, body))
 
 
-def s2_etcd():
+def s2_etcd(before=False):
+    """before: stream dials are refused from the start, so the cluster forms
+    with C reachable by pipeline only (no stream ever existed) until the
+    restore; otherwise streams come up first and are cut."""
     peer = {n: free_port() for n in "ab"}
     client = {n: free_port() for n in "ab"}
     cport = free_port()
     prox = {n: Proxy(peer[n], "proxy->etcd-" + n) for n in "ab"}
     prox["c"] = Proxy(cport, "proxy->" + CL)
     SECTION_PROXIES.extend(prox.values())
+    if before:
+        for p in prox.values():
+            p.block("stream")
     purl = {"a": "http://127.0.0.1:%d" % peer["a"], "b": "http://127.0.0.1:%d" % peer["b"],
             "c": prox["c"].url}
     ids = {n: member_id([purl[n]], TOKEN) for n in "abc"}
@@ -789,7 +798,8 @@ def s2_etcd():
     etcds = {}
     for n in "ab":
         etcds[n] = Proc("etcd-" + n, [
-            ETCD, "--name", n, "--data-dir", os.path.join(WORKDIR, n + ".etcd"),
+            ETCD, "--name", n,
+            "--data-dir", os.path.join(WORKDIR, ("before-" if before else "") + n + ".etcd"),
             "--listen-peer-urls", purl[n], "--initial-advertise-peer-urls", purl[n],
             "--listen-client-urls", "http://127.0.0.1:%d" % client[n],
             "--advertise-client-urls", "http://127.0.0.1:%d" % client[n],
@@ -797,16 +807,26 @@ def s2_etcd():
             "--initial-cluster-state", "new", "--logger", "zap", "--log-outputs", "stderr",
             "--heartbeat-interval", "100", "--election-timeout", "1000",
         ], json_events=False, stdin=False)
+    via0 = "pipeline" if before else "streamMsg"
     hbev = c.proc.wait(lambda e: e.get("event") == "recv" and e["msg"]["type"] == "MsgHeartbeat"
-                       and e.get("via") == "streamMsg", "the leader's MsgHeartbeat via streamMsg", 30, 0)
+                       and e.get("via") == via0, "the leader's MsgHeartbeat via " + via0, 30, 0)
     leader = hbev["msg"]["from"]
     lname = [n for n in "ab" if ids[n] == leader][0]
     fname = "b" if lname == "a" else "a"
     if c.is_c:
         c.proc.wait(lambda e: e.get("event") == "sent" and e.get("to") == leader
-                    and e.get("via") == "streamMsg", "C's answer to the leader via streamMsg", 10, 0)
-    ok("[2] etcd: leader %s's heartbeats reach %s via streamMsg%s (all links through proxies)"
-       % (lname, CL, " and C answers via streamMsg" if c.is_c else ""))
+                    and e.get("via") == via0, "C's answer to the leader via " + via0, 10, 0)
+    if before:
+        early = [e.get("via") for e in c.proc.events_since(0, "recv")]
+        if any(v != "pipeline" for v in early):
+            raise Failed("etcd: with stream dials refused from the start, C received via %s"
+                         % sorted(set(early)))
+        ok("[2] etcd, before any stream exists (stream dials refused from the start): the "
+           "leader %s's %d messages so far reached %s via pipeline only%s"
+           % (lname, len(early), CL, " and C answers via pipeline" if c.is_c else ""))
+    else:
+        ok("[2] etcd: leader %s's heartbeats reach %s via streamMsg%s (all links through "
+           "proxies)" % (lname, CL, " and C answers via streamMsg" if c.is_c else ""))
 
     # cut: no stream can be dialed either way; open ones closed
     t_cut = time.monotonic()
@@ -978,6 +998,7 @@ def main():
     run("4 removePeer / addPeer", s4_remove_readd)
     run("6 remotes", s6_remotes)
     run("7 cutPeer / pause", s7_cut_pause)
+    run("2 pipeline before streams (etcd)", s2_etcd, True)
     run("2 pipeline after a cut (etcd)", s2_etcd)
     if probing:
         run("5 probing (RTT metric)", s5_probing_metrics, probing,
