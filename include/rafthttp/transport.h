@@ -126,8 +126,10 @@ int rh_transport_send(rh_transport *t, const rh_msg *msgs, size_t n);
 
 /* Sends MsgSnap m (copied) with a body of size bytes read from fd, which
  * the transport owns from now on (it closes it), as `POST /raft/snapshot`.
- * The outcome arrives as report_snapshot(finished) (and report_unreachable
- * on failure). */
+ * fd may be a regular file, or a pipe or socket the application streams the
+ * body into as it produces it (read when readable; 30 s without data fails
+ * the send). The outcome arrives as report_snapshot(finished) (and
+ * report_unreachable on failure). */
 int rh_transport_send_snapshot(rh_transport *t, const rh_msg *m, int fd, uint64_t size);
 
 void rh_transport_cut_peer(rh_transport *t, uint64_t id);

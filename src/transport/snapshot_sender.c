@@ -2,9 +2,12 @@
  * Snapshot sender: `POST /raft/snapshot` with a chunked body made of the
  * MsgSnap as a `message` frame, then the database streamed from a file.
  *
- * The file is read 64 KiB at a time, only while the connection's output
+ * The body is read 64 KiB at a time, only while the connection's output
  * buffer is below SNAP_HIGH, so a body of any size passes in constant
- * memory at the pace the peer reads. After the last chunk the response must
+ * memory at the pace the peer reads. It may be a regular file or a pipe or
+ * socket the application writes into as it goes: those are read when
+ * readable (never blocking the loop), and SNAP_SOURCE_IDLE_S without data
+ * fails the send. After the last chunk the response must
  * come within etcd's snapResponseReadTimeout (5 s): 204 reports the snapshot
  * finished and the peer active; anything else reports it failed and the
  * peer unreachable, as etcd's snapshotSender does.
@@ -13,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -22,6 +27,7 @@
 #define SNAP_HIGH (512u * 1024u) /* output bytes buffered before reading more */
 #define SNAP_READ (64u * 1024u)  /* one read of the file, one chunk */
 #define SNAP_RESPONSE_TIMEOUT_S 5 /* etcd's snapResponseReadTimeout */
+#define SNAP_SOURCE_IDLE_S 30     /* a pipe body with no data this long fails */
 
 enum { SS_CONNECTING, SS_BODY, SS_WAIT };
 
@@ -29,6 +35,7 @@ struct snap_send {
     rh_transport *t;
     rh_msg *m;               /* the MsgSnap, owned */
     int fd;                  /* the body's file, owned */
+    struct event *src_ev;    /* readable fd (pipe, socket), NULL for a file */
     uint64_t size, sent;     /* body bytes in all, and streamed so far */
     int state;
     char url[256];           /* the URL dialed */
@@ -51,6 +58,8 @@ static void snap_free(snap_send *s)
         }
     if (s->bev)
         bufferevent_free(s->bev);
+    if (s->src_ev)
+        event_free(s->src_ev);
     if (s->fd >= 0)
         close(s->fd);
     rh_msg_free(s->m);
@@ -115,10 +124,15 @@ static void pump(snap_send *s)
         ssize_t n = read(s->fd, buf, want);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && s->src_ev) {
+            struct timeval idle = {SNAP_SOURCE_IDLE_S, 0};
+            event_add(s->src_ev, &idle); /* back when the application wrote more */
+            return;
+        }
         if (n <= 0) {
             char why[128];
-            snprintf(why, sizeof(why), "reading the snapshot file: %s",
-                     n == 0 ? "file shorter than announced" : strerror(errno));
+            snprintf(why, sizeof(why), "reading the snapshot body: %s",
+                     n == 0 ? "it ended before the announced size" : strerror(errno));
             snap_done(s, false, why);
             return;
         }
@@ -167,6 +181,20 @@ static void start_body(snap_send *s)
     bufferevent_set_timeouts(s->bev, NULL, NULL);
     struct timeval wt = {RH_CONN_WRITE_TIMEOUT_MS / 1000, 0};
     bufferevent_set_timeouts(s->bev, NULL, &wt);
+    pump(s);
+}
+
+static void on_source(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    snap_send *s = arg;
+    if (what & EV_TIMEOUT) {
+        char why[96];
+        snprintf(why, sizeof(why), "reading the snapshot body: no data for %d s",
+                 SNAP_SOURCE_IDLE_S);
+        snap_done(s, false, why);
+        return;
+    }
     pump(s);
 }
 
@@ -238,6 +266,14 @@ void snapshot_send_start(rh_transport *t, rh_msg *m, int fd, uint64_t size)
     s->m = m;
     s->fd = fd;
     s->size = size;
+    struct stat sb;
+    if (fstat(fd, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        /* a pipe or socket: read it when readable, never block the loop */
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0)
+            fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+        s->src_ev = event_new(t->base, fd, EV_READ, on_source, s);
+    }
     s->next = t->snaps;
     t->snaps = s;
     peer *p = transport_find_peer(t, m->to);
