@@ -52,6 +52,12 @@ struct bufferevent *rh_dial(rh_transport *t, const char *url, bufferevent_data_c
 size_t transport_request_head(rh_transport *t, char *out, size_t cap, const char *method,
                               const char *target, const char *url,
                               const rh_http_header *extra, size_t n_extra);
+/* Parses the response head at the start of bev's input, skipping interim
+ * (1xx) heads in a loop (never recursion: a peer may send thousands).
+ * Returns the final head's length, still in the input (resp points into it:
+ * drain after use), 0 while incomplete, or a negative code with err. */
+int transport_response_head(struct bufferevent *bev, rh_http_parser *hp,
+                            rh_http_response *resp, rh_err *err);
 /* TCP keepalive and TCP_USER_TIMEOUT: half-open links are found even when
  * no read is pending (ours; etcd relies on Go's 30 s keepalive). */
 void rh_socket_tune(evutil_socket_t fd);

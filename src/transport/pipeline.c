@@ -136,24 +136,14 @@ static void on_read(struct bufferevent *bev, void *arg)
     pipe_conn *c = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
     if (c->state == PC_WAIT) {
-        size_t len = evbuffer_get_length(in);
-        if (len > RH_HTTP_DEFAULT_MAX_HEAD + 1)
-            len = RH_HTTP_DEFAULT_MAX_HEAD + 1;
-        const char *buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
         rh_err err;
-        int rc = rh_http_parse_response(&c->hp, buf, len, &c->resp, &err);
+        int rc = transport_response_head(bev, &c->hp, &c->resp, &err);
         if (rc < 0) {
             conn_fail(c, err.msg);
             return;
         }
         if (rc == 0)
             return;
-        if (c->resp.status < 200) {
-            evbuffer_drain(in, (size_t)rc);
-            rh_http_parser_reset(&c->hp);
-            on_read(bev, arg);
-            return;
-        }
         rh_http_body body;
         c->status = c->resp.status;
         c->keep_alive = rh_http_keep_alive(c->resp.minor_version, c->resp.headers,

@@ -164,24 +164,14 @@ static void on_read(struct bufferevent *bev, void *arg)
     prober *pr = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
     if (pr->state == PR_WAIT) {
-        size_t len = evbuffer_get_length(in);
-        if (len > RH_HTTP_DEFAULT_MAX_HEAD + 1)
-            len = RH_HTTP_DEFAULT_MAX_HEAD + 1;
-        const char *buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
         rh_err err;
-        int rc = rh_http_parse_response(&pr->hp, buf, len, &pr->resp, &err);
+        int rc = transport_response_head(bev, &pr->hp, &pr->resp, &err);
         if (rc < 0) {
             record_failure(pr, err.msg);
             return;
         }
         if (rc == 0)
             return;
-        evbuffer_drain(in, (size_t)rc);
-        if (pr->resp.status < 200) {
-            rh_http_parser_reset(&pr->hp);
-            on_read(bev, arg);
-            return;
-        }
         if (pr->resp.status != 200) {
             char why[96];
             snprintf(why, sizeof(why), "got unexpected HTTP status code %d from %s",
@@ -197,6 +187,7 @@ static void on_read(struct bufferevent *bev, void *arg)
         }
         pr->keep_alive = rh_http_keep_alive(pr->resp.minor_version, pr->resp.headers,
                                             pr->resp.num_headers);
+        evbuffer_drain(in, (size_t)rc);
         pr->body_left = body.length;
         pr->state = PR_BODY;
     }

@@ -207,24 +207,14 @@ static void on_write(struct bufferevent *bev, void *arg)
 static void on_read(struct bufferevent *bev, void *arg)
 {
     snap_send *s = arg;
-    struct evbuffer *in = bufferevent_get_input(bev);
-    size_t len = evbuffer_get_length(in);
-    if (len > RH_HTTP_DEFAULT_MAX_HEAD + 1)
-        len = RH_HTTP_DEFAULT_MAX_HEAD + 1;
-    const char *buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
     rh_err err;
-    int rc = rh_http_parse_response(&s->hp, buf, len, &s->resp, &err);
+    int rc = transport_response_head(bev, &s->hp, &s->resp, &err);
     if (rc < 0) {
         snap_done(s, false, err.msg);
         return;
     }
     if (rc == 0)
         return;
-    if (s->resp.status < 200) {
-        evbuffer_drain(in, (size_t)rc);
-        rh_http_parser_reset(&s->hp);
-        return;
-    }
     /* an early answer (an error before the body is done) ends it too */
     if (s->resp.status == 204) {
         snap_done(s, s->state == SS_WAIT, s->state == SS_WAIT ? NULL : "204 before the body ended");

@@ -310,26 +310,15 @@ static void read_errbody(stream_reader *r, bool eof)
 static void on_read(struct bufferevent *bev, void *arg)
 {
     stream_reader *r = arg;
-    struct evbuffer *in = bufferevent_get_input(bev);
     if (r->state == R_HEAD) {
-        size_t len = evbuffer_get_length(in);
-        if (len > RH_HTTP_DEFAULT_MAX_HEAD + 1)
-            len = RH_HTTP_DEFAULT_MAX_HEAD + 1;
-        const char *buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
         rh_err err;
-        int rc = rh_http_parse_response(&r->hp, buf, len, &r->resp, &err);
+        int rc = transport_response_head(bev, &r->hp, &r->resp, &err);
         if (rc < 0) {
             finish(r, "dial", err.msg, true);
             return;
         }
         if (rc == 0)
             return;
-        if (r->resp.status < 200) { /* interim */
-            evbuffer_drain(in, (size_t)rc);
-            rh_http_parser_reset(&r->hp);
-            on_read(bev, arg);
-            return;
-        }
         handle_head(r, (size_t)rc);
         return;
     }

@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <event2/buffer.h>
+
 #include "transport/internal.h"
 
 int rh_log_level = RH_LOG_INFO;
@@ -150,6 +152,25 @@ struct bufferevent *rh_dial(rh_transport *t, const char *url, bufferevent_data_c
         return NULL;
     }
     return bev;
+}
+
+int transport_response_head(struct bufferevent *bev, rh_http_parser *hp,
+                            rh_http_response *resp, rh_err *err)
+{
+    struct evbuffer *in = bufferevent_get_input(bev);
+    for (;;) {
+        size_t len = evbuffer_get_length(in);
+        if (len == 0)
+            return 0;
+        if (len > RH_HTTP_DEFAULT_MAX_HEAD + 1)
+            len = RH_HTTP_DEFAULT_MAX_HEAD + 1;
+        const char *buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
+        int rc = rh_http_parse_response(hp, buf, len, resp, err);
+        if (rc <= 0 || resp->status >= 200)
+            return rc;
+        evbuffer_drain(in, (size_t)rc); /* interim: the real answer follows */
+        rh_http_parser_reset(hp);
+    }
 }
 
 size_t transport_request_head(rh_transport *t, char *out, size_t cap, const char *method,
