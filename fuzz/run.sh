@@ -11,14 +11,14 @@ extra=${3:-}
 work="$bdir/fuzz-work"
 mkdir -p "$work"
 status=0
-for t in raftpb message msgappv2 http; do
+for t in raftpb message msgappv2 http json; do
   bin="$bdir/bin/fuzz_$t"
   case $t in message|msgappv2) bin="$bdir/bin/fuzz_stream_$t" ;; esac
   [ -x "$bin" ] || { echo "fuzz: $bin missing (build with -DRH_FUZZ=ON)" >&2; exit 1; }
   corpus="$work/corpus-$t"
   mkdir -p "$corpus"
   cp -n "$here/corpus/$t/"* "$corpus/" 2>/dev/null || true
-  if [ -n "$extra" ] && [ -d "$extra" ] && [ "$t" != http ]; then
+  if [ -n "$extra" ] && [ -d "$extra" ] && [ "$t" != http ] && [ "$t" != json ]; then
     # seeds from the golden streams: their first 4 KiB (stream targets take
     # two split-seed bytes first) and single protobufs for raftpb
     python3 "$here/seed_from_golden.py" "$t" "$extra" "$corpus"

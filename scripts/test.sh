@@ -38,6 +38,6 @@ ctest --test-dir build-clang --output-on-failure -j"$jobs" -L unit
 echo "== fuzz smoke (${FUZZ_SECONDS:-15}s a target)"
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DRH_FUZZ=ON -DRH_SANITIZE=ON \
       -DRH_GOLDEN=OFF -DCMAKE_C_COMPILER=clang >/dev/null
-cmake --build build-fuzz -j"$jobs" --target fuzz_raftpb fuzz_stream_message fuzz_stream_msgappv2 fuzz_http
+cmake --build build-fuzz -j"$jobs" --target fuzz_raftpb fuzz_stream_message fuzz_stream_msgappv2 fuzz_http fuzz_json
 fuzz/run.sh build-fuzz "${FUZZ_SECONDS:-15}" build-asan/golden
 echo "== all tests passed"
