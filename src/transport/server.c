@@ -25,6 +25,8 @@
 
 #include "transport/internal.h"
 
+#define RH_SERVER_OUT_HIGH (64u * 1024u) /* unread answers before we stop reading */
+
 /* Limits (config, defaults from our spec): the request head must be
  * complete within head_timeout_ms (a deadline, not an idle timeout: a head
  * trickled a byte at a time is cut too), at most max_head bytes (431); a
@@ -58,6 +60,7 @@ struct server_conn {
     struct event *head_timer; /* request head deadline; pending while one is awaited */
     bool keep_alive;         /* the request allows another on this connection */
     size_t head_left;        /* bytes of the request head still in the input */
+    bool read_paused;        /* answers pile up unread: no more requests read */
     /* the finished body's fsync and rename run on a thread of their own, so
      * a slow disk does not stall every stream on the loop */
     bool saving;             /* saver runs; the connection is quiet meanwhile */
@@ -135,12 +138,20 @@ static void conn_free(server_conn *c)
     free(c);
 }
 
+/* Output drained: free a closing connection, or resume reading requests
+ * from a kept-alive one that was paused for not reading its answers. */
 static void on_written(struct bufferevent *bev, void *arg)
 {
-    (void)bev;
     server_conn *c = arg;
-    if (c->closing)
+    if (c->closing) {
         conn_free(c);
+        return;
+    }
+    if (c->read_paused) {
+        c->read_paused = false;
+        bufferevent_enable(bev, EV_READ);
+        bufferevent_trigger(bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+    }
 }
 
 /* Sends a response with headers + Go's http.Error body form, then closes. */
@@ -733,6 +744,14 @@ static void on_conn_read(struct bufferevent *bev, void *arg)
         pipeline_read(c);
         return;
     }
+    /* a client that sends requests but does not read the answers stops
+     * being read (its head deadline then closes it): our output stays
+     * bounded whatever it pipelines */
+    if (evbuffer_get_length(bufferevent_get_output(bev)) > RH_SERVER_OUT_HIGH) {
+        c->read_paused = true;
+        bufferevent_disable(bev, EV_READ);
+        return;
+    }
     size_t len = evbuffer_get_length(in);
     size_t max = t->cfg.max_head + 1;
     if (len > max)
@@ -830,7 +849,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         return;
     }
     rh_http_parser_init(&c->hp, c->hdrs, RH_HTTP_DEFAULT_MAX_HEADERS, t->cfg.max_head);
-    bufferevent_setcb(c->bev, on_conn_read, NULL, on_conn_event, c);
+    bufferevent_setcb(c->bev, on_conn_read, on_written, on_conn_event, c);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 

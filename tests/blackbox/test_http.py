@@ -317,6 +317,53 @@ def read_header_timeout_flag():
        "up 2.5s (no peerInactive, heartbeat via streamMsg)")
 
 
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return -1
+
+
+def pipelining_client_that_never_reads():
+    # keep-alive answers pile up only so far: a client that pipelines GETs
+    # and never reads stops being read (then its head deadline closes it);
+    # the node's memory stays flat however much it writes
+    n = Node("flood", node_args(0x1d, CID, 0, [], ["--read-header-timeout", "2s"]))
+    s = socket.create_connection(("127.0.0.1", n.port), timeout=5)
+    s.setblocking(False)
+    req = b"GET /version HTTP/1.1\r\nHost: x\r\n\r\n" * 2000
+    base = rss_kib(n.p.pid)
+    sent, stuck_since, t0 = 0, None, time.monotonic()
+    while time.monotonic() - t0 < 4:
+        try:
+            sent += s.send(req)
+            stuck_since = None
+        except BlockingIOError:
+            if stuck_since is None:
+                stuck_since = time.monotonic()
+            elif time.monotonic() - stuck_since > 0.5:
+                break  # the node stopped reading
+            time.sleep(0.01)
+        except OSError:
+            break  # closed by the head deadline
+    grown = rss_kib(n.p.pid) - base
+    s.close()
+    nreq = sent // 38
+    check(stuck_since is not None or sent < 64 << 20,
+          "the node kept reading %d MiB of pipelined requests from a client that reads nothing"
+          % (sent >> 20))
+    check(grown < 32 * 1024, "RSS grew by %d KiB while a client pipelined %d KiB of requests "
+          "without reading (want < 32 MiB)" % (grown, sent >> 10))
+    # still serving others
+    r = http(n.port, "GET", "/version")
+    check(r.status == 200, "GET /version after the flood: %s" % r.show())
+    n.stop0()
+    ok("a client pipelining GETs without reading: the node stopped reading after %d KiB (%d "
+       "requests, most left unread in socket buffers), RSS grew %d KiB, and it still serves "
+       "others" % (sent >> 10, nreq, grown))
+
+
 def max_header_bytes_flag():
     for flag, small, large in ((["--max-header-bytes", "2KiB"], 1500, 3000),
                                (["--max-header-bytes", "4096"], 3500, 5000),
@@ -368,4 +415,4 @@ def max_body_bytes_flag():
 
 if __name__ == "__main__":
     main([cluster_endpoints, members_without_initial_cluster, metrics_flag, read_header_timeout_flag,
-          max_header_bytes_flag, max_body_bytes_flag])
+          max_header_bytes_flag, max_body_bytes_flag, pipelining_client_that_never_reads])
