@@ -38,6 +38,7 @@ extern "C" {
 #define RH_DEFAULT_QUEUE_BYTES (64u * 1024u * 1024u)
 #define RH_DEFAULT_HEAD_TIMEOUT_MS 10000  /* request head deadline (our spec) */
 #define RH_DEFAULT_MAX_BODY ((uint64_t)512 * 1024 * 1024) /* POST /raft body (our spec) */
+#define RH_DEFAULT_MAX_CONNS 1024 /* server connections not yet streams (ours) */
 #define RH_PROBE_INTERVAL_MS (RH_CONN_READ_TIMEOUT_MS - 1000) /* etcd's proberInterval */
 
 typedef struct rh_transport rh_transport;
@@ -94,6 +95,9 @@ typedef struct rh_transport_config {
     int probe_interval_ms;        /* GET /raft/probing per peer, default 4000
                                    * (etcd's ConnReadTimeout - 1 s); < 0: no prober */
     bool no_metrics;              /* do not serve GET /metrics (404) */
+    size_t max_conns;             /* accepted connections not yet streams (requests,
+                                   * kept-alive pipeline and probe connections);
+                                   * more wait in the listen backlog. Default 1024 */
     const char *members_json;     /* body of GET /members (etcd's member list,
                                    * copied); NULL: /members is 404 */
     const char *snap_dir;         /* where received snapshot bodies go; NULL: refused (500) */

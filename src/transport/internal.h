@@ -349,6 +349,10 @@ struct rh_transport {
 
     peer *peers;                 /* loop thread */
     server_conn *conns;          /* accepted, not yet handed to a writer */
+    size_t n_conns;              /* how many */
+    bool accept_paused;          /* listeners off: at max_conns, or out of fds */
+    struct event *relisten;      /* retries accepting after running out of fds */
+    bool accept_failing;         /* an accept error was logged; cleared by an accept */
     snap_send *snaps;            /* snapshots being sent */
     bool paused;                 /* pause(): every peer paused */
     peer_stats *stats;           /* loop thread; freed with the transport */

@@ -87,6 +87,49 @@ static bool arm_head_deadline(server_conn *c)
     return true;
 }
 
+/* Accepting stops at max_conns (new peers wait in the listen backlog) and
+ * for a moment when the process runs out of fds (else the listener, still
+ * readable, would spin); it resumes when a connection goes. */
+static void set_accepting(rh_transport *t, bool on)
+{
+    if (t->accept_paused == !on)
+        return;
+    t->accept_paused = !on;
+    for (size_t i = 0; t->listeners && i < t->n_listen; i++)
+        if (t->listeners[i]) {
+            if (on)
+                evconnlistener_enable(t->listeners[i]);
+            else
+                evconnlistener_disable(t->listeners[i]);
+        }
+}
+
+static void on_relisten(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    rh_transport *t = arg;
+    if (t->n_conns < t->cfg.max_conns)
+        set_accepting(t, true);
+}
+
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+    (void)l;
+    rh_transport *t = arg;
+    int e = EVUTIL_SOCKET_ERROR();
+    if (!t->accept_failing) /* once, not at every retry */
+        rh_logf(RH_LOG_ERROR, "accepting peer connections: %s; retrying every 100 ms",
+                evutil_socket_error_to_string(e));
+    t->accept_failing = true;
+    set_accepting(t, false);
+    if (!t->relisten)
+        t->relisten = evtimer_new(t->base, on_relisten, t);
+    struct timeval tv = {0, 100000};
+    if (t->relisten)
+        evtimer_add(t->relisten, &tv);
+}
+
 static void conn_unlink(server_conn *c)
 {
     rh_transport *t = c->t;
@@ -96,6 +139,10 @@ static void conn_unlink(server_conn *c)
         t->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    t->n_conns--;
+    if (t->accept_paused && t->n_conns < t->cfg.max_conns &&
+        !(t->relisten && evtimer_pending(t->relisten, NULL)))
+        set_accepting(t, true);
 }
 
 static void snap_discard(server_conn *c)
@@ -826,6 +873,10 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     (void)sa;
     (void)socklen;
     rh_transport *t = arg;
+    if (t->accept_failing) {
+        rh_logf(RH_LOG_INFO, "accepting peer connections again");
+        t->accept_failing = false;
+    }
     server_conn *c = calloc(1, sizeof(*c));
     if (!c) {
         evutil_closesocket(fd);
@@ -844,6 +895,11 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     if (t->conns)
         t->conns->prev = c;
     t->conns = c;
+    if (++t->n_conns >= t->cfg.max_conns) {
+        rh_logf(RH_LOG_WARN, "%zu peer connections open (the limit): accepting waits until "
+                "one closes", t->n_conns);
+        set_accepting(t, false);
+    }
     if (!arm_head_deadline(c)) {
         conn_free(c);
         return;
@@ -881,6 +937,7 @@ int server_listen(rh_transport *t, char *err, size_t errlen)
                      evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
             return -1;
         }
+        evconnlistener_set_error_cb(t->listeners[i], on_accept_error);
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
         if (getsockname(evconnlistener_get_fd(t->listeners[i]), (struct sockaddr *)&ss,
@@ -899,6 +956,10 @@ void server_close_all(rh_transport *t)
             evconnlistener_free(t->listeners[i]);
     free(t->listeners);
     t->listeners = NULL;
+    if (t->relisten) {
+        event_free(t->relisten);
+        t->relisten = NULL;
+    }
     while (t->conns)
         conn_free(t->conns);
 }

@@ -636,6 +636,8 @@ rh_transport *rh_transport_new(const rh_transport_config *cfg, char *err, size_t
         t->cfg.head_timeout_ms = RH_DEFAULT_HEAD_TIMEOUT_MS;
     if (!t->cfg.max_body)
         t->cfg.max_body = RH_DEFAULT_MAX_BODY;
+    if (!t->cfg.max_conns)
+        t->cfg.max_conns = RH_DEFAULT_MAX_CONNS;
     if (!t->cfg.probe_interval_ms)
         t->cfg.probe_interval_ms = RH_PROBE_INTERVAL_MS;
     t->cfg.members_json = NULL; /* the owned copy is t->members_json */

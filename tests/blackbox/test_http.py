@@ -364,6 +364,48 @@ def pipelining_client_that_never_reads():
        "others" % (sent >> 10, nreq, grown))
 
 
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def out_of_file_descriptors():
+    # a node that runs out of fds (EMFILE) neither spins on its listener nor
+    # stops serving: it retries accepting and serves once fds are free
+    import resource
+    n = Node("emfile", node_args(0x1d, CID, 0, [], []))
+    resource.prlimit(n.p.pid, resource.RLIMIT_NOFILE, (48, 48))
+    conns = []
+    for _ in range(80):
+        try:
+            conns.append(socket.create_connection(("127.0.0.1", n.port), timeout=2))
+        except OSError:
+            break
+    time.sleep(0.3)
+    c0 = cpu_seconds(n.p.pid)
+    time.sleep(1.0)
+    busy = cpu_seconds(n.p.pid) - c0
+    for c in conns:
+        c.close()
+    check(busy < 0.5, "the node used %.2f s of CPU in 1 s while out of fds (spinning on accept?)"
+          % busy)
+    r = None
+    end = time.monotonic() + 5
+    while time.monotonic() < end:
+        try:
+            r = http(n.port, "GET", "/version", timeout=2)
+            break
+        except (OSError, Failed):
+            time.sleep(0.1)
+    check(r is not None and r.status == 200, "GET /version once fds were free again: %s"
+          % (r.show() if r else "no answer"))
+    logged = "accepting peer connections" in n.stderr_text()
+    n.stop0()
+    ok("out of fds (RLIMIT_NOFILE 48, %d connections): %.2f s CPU in 1 s (no spin)%s; served "
+       "again once they closed" % (len(conns), busy, ", logged" if logged else ""))
+
+
 def max_header_bytes_flag():
     for flag, small, large in ((["--max-header-bytes", "2KiB"], 1500, 3000),
                                (["--max-header-bytes", "4096"], 3500, 5000),
@@ -415,4 +457,5 @@ def max_body_bytes_flag():
 
 if __name__ == "__main__":
     main([cluster_endpoints, members_without_initial_cluster, metrics_flag, read_header_timeout_flag,
-          max_header_bytes_flag, max_body_bytes_flag, pipelining_client_that_never_reads])
+          max_header_bytes_flag, max_body_bytes_flag, pipelining_client_that_never_reads,
+          out_of_file_descriptors])

@@ -537,6 +537,41 @@ static void probes_metrics_and_limits(void)
     close(fd);
     rh_transport_free(tc);
     inbox_clear(&ic);
+
+    /* max_conns: three idle connections take every place; a fourth waits
+     * in the backlog, unanswered, until one of them goes */
+    cfg.max_conns = 3;
+    cfg.head_timeout_ms = 5000;
+    cfg.members_json = NULL;
+    rh_transport *td = rh_transport_new(&cfg, NULL, 0);
+    CHECK(td && rh_transport_start(td) == 0);
+    if (!td)
+        return;
+    int pd = rh_transport_listen_port(td, 0);
+    sa.sin_port = htons((uint16_t)pd);
+    int idle[3];
+    for (int i = 0; i < 3; i++) {
+        idle[i] = socket(AF_INET, SOCK_STREAM, 0);
+        CHECK(connect(idle[i], (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    }
+    sleep_ms(100);
+    int w = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(connect(w, (struct sockaddr *)&sa, sizeof(sa)) == 0); /* the kernel's backlog */
+    const char *ver = "GET /version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    CHECK(write(w, ver, strlen(ver)) == (ssize_t)strlen(ver));
+    struct timeval tv = {0, 300000};
+    setsockopt(w, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char buf[512];
+    CHECK(read(w, buf, sizeof(buf)) < 0); /* not accepted: no answer in 300 ms */
+    close(idle[0]);
+    tv.tv_sec = 3;
+    setsockopt(w, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    ssize_t rn = read(w, buf, sizeof(buf) - 1);
+    CHECK(rn > 12 && !strncmp(buf, "HTTP/1.1 200 ", 13)); /* a place freed: served */
+    close(w);
+    close(idle[1]);
+    close(idle[2]);
+    rh_transport_free(td);
 }
 
 typedef struct slow_writer {
