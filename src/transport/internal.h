@@ -271,6 +271,7 @@ void peer_route_received(peer *p, rh_msg **batch, const char **via, size_t n);
 peer *transport_find_peer(rh_transport *t, uint64_t id);   /* peers, not remotes */
 peer *transport_find_remote(rh_transport *t, uint64_t id);
 /* Adds a remote from X-PeerURLs ("u1,u2") unless id is a peer or remote. */
+#define RH_MAX_LEARNED_REMOTES 128 /* remotes learned from request headers */
 void transport_add_remote_from_header(rh_transport *t, uint64_t id, const char *urls,
                                       size_t len);
 
@@ -353,6 +354,7 @@ struct rh_transport {
     bool accept_paused;          /* listeners off: at max_conns, or out of fds */
     struct event *relisten;      /* retries accepting after running out of fds */
     bool accept_failing;         /* an accept error was logged; cleared by an accept */
+    bool remotes_full_logged;    /* RH_MAX_LEARNED_REMOTES reached and said */
     snap_send *snaps;            /* snapshots being sent */
     bool paused;                 /* pause(): every peer paused */
     peer_stats *stats;           /* loop thread; freed with the transport */

@@ -300,6 +300,19 @@ void transport_add_remote_from_header(rh_transport *t, uint64_t id, const char *
 {
     if (len == 0 || transport_find_peer(t, id) || transport_find_remote(t, id))
         return;
+    /* members learned from the wire are bounded (etcd's are not): a sender
+     * inventing IDs cannot grow our memory */
+    size_t remotes = 0;
+    for (peer *p = t->peers; p; p = p->next)
+        remotes += p->remote;
+    if (remotes >= RH_MAX_LEARNED_REMOTES) {
+        if (!t->remotes_full_logged)
+            rh_logf(RH_LOG_WARN, "not learning member %016llx from its headers: %d remotes "
+                    "already (the limit)", (unsigned long long)id, RH_MAX_LEARNED_REMOTES);
+        t->remotes_full_logged = true;
+        return;
+    }
+    t->remotes_full_logged = false;
     char *copy = strndup(urls, len);
     if (!copy)
         return;

@@ -574,6 +574,36 @@ static void probes_metrics_and_limits(void)
     rh_transport_free(td);
 }
 
+/* Senders inventing member IDs: each POST names a new one with X-PeerURLs;
+ * the remotes learned (and their metrics rows) stop at the limit. */
+static void learned_remotes_are_bounded(void)
+{
+    char req[1024], resp[1024];
+    for (int i = 0; i < 200; i++) {
+        rh_msg m = {.type = RH_MSG_HEARTBEAT, .to = B_ID, .from = 0x10000 + (uint64_t)i};
+        uint8_t body[64];
+        size_t bl = rh_msg_encode(&m, body);
+        int hl = snprintf(req, sizeof(req),
+                          "POST /raft HTTP/1.1\r\nHost: x\r\nX-Server-From: %x\r\n"
+                          "X-PeerURLs: http://127.0.0.1:1\r\nX-Server-Version: 3.4.23\r\n"
+                          "X-Etcd-Cluster-ID: c1d\r\nConnection: close\r\n"
+                          "Content-Length: %zu\r\n\r\n", 0x10000 + i, bl);
+        memcpy(req + hl, body, bl);
+        if (raw_http(pb, req, (size_t)hl + bl, resp, sizeof(resp)) != 204) {
+            CHECK(0);
+            break;
+        }
+    }
+    metrics_has(tb, "");
+    size_t rows = 0;
+    for (const char *p = metrics_text; (p = strstr(p, "etcd_network_active_peers{")); p++)
+        rows++;
+    CHECK(rows <= 1 + 128 + 1); /* the peer, the limit, the remote learned earlier */
+    CHECK(rows >= 100);
+    CHECK(!metrics_has(tb, "Remote=\"100c7\"")); /* the 200th sender was not learned */
+    inbox_clear(&ib);
+}
+
 typedef struct slow_writer {
     int fd;
     size_t chunks, chunk;
@@ -845,6 +875,7 @@ int main(int argc, char **argv)
     TEST(pipeline_errors_match_etcd);
     TEST(unknown_sender_becomes_a_pipeline_remote);
     TEST(probes_metrics_and_limits);
+    TEST(learned_remotes_are_bounded);
     TEST(snapshot_body_from_a_pipe);
     TEST(slow_peer_is_bounded_by_bytes_then_timed_out);
     stop_with_traffic_in_flight(cycles);
