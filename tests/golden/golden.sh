@@ -61,6 +61,14 @@ if ! cmp -s "$here/export/export_golden.go" "$shadow/export_golden.go"; then
 	mv -f "$shadow/export_golden.go.tmp" "$shadow/export_golden.go"
 fi
 
+# The MSG printer shared with tests/interop/gopeer: tests/go/msgjson, linked
+# in as the import path rafthttptest/msgjson (rename, so that a concurrent
+# gopeer build using the same GOPATH never sees it missing).
+msgjson=$gopath/src/rafthttptest/msgjson
+mkdir -p "${msgjson%/*}"
+ln -sfn "$(cd "$here/../go/msgjson" && pwd)" "$msgjson.tmp.$$"
+mv -fT "$msgjson.tmp.$$" "$msgjson"
+
 export GOPATH="$gopath:$gocode" GO111MODULE=off GOFLAGS= GOENV=off \
 	GOCACHE="$out/cache" GOTMPDIR= CGO_ENABLED=0
 unset GOROOT_FINAL GOBIN 2>/dev/null || true

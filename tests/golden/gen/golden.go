@@ -13,6 +13,8 @@ import (
 
 	"go.etcd.io/etcd/etcdserver/api/rafthttp"
 	"go.etcd.io/etcd/raft/raftpb"
+
+	"rafthttptest/msgjson"
 )
 
 type pb interface {
@@ -134,15 +136,15 @@ func produce(seed int64, n int) *goldenSet {
 		panic(fmt.Sprintf("message.stream: expected EOF, got %v", err))
 	}
 	s.add("message.stream", stream)
-	s.add("message.jsonl", w.bytes())
+	s.add("message.jsonl", w.B)
 
 	// msgappv2 stream
 	w = jw{}
 	for i := range s.appIn {
 		w.msg(&s.appIn[i])
-		w.nl()
+		w.NL()
 	}
-	s.add("msgappv2.in.jsonl", w.bytes())
+	s.add("msgappv2.in.jsonl", w.B)
 	var abuf bytes.Buffer
 	aenc := rafthttp.GoldenNewMsgAppV2Encoder(&abuf)
 	var st v2state
@@ -182,7 +184,7 @@ func produce(seed int64, n int) *goldenSet {
 		}
 		w.recvLine("streamMsgAppV2", m, s.appFrames[i] == 0)
 	}
-	s.add("msgappv2.jsonl", w.bytes())
+	s.add("msgappv2.jsonl", w.B)
 
 	// other records
 	var obuf []byte
@@ -199,7 +201,7 @@ func produce(seed int64, n int) *goldenSet {
 		w.other(r.v)
 	}
 	s.add("other.bin", obuf)
-	s.add("other.jsonl", w.bytes())
+	s.add("other.jsonl", w.B)
 
 	s.add("meta.json", []byte(fmt.Sprintf(`{"seed":%d,"messages":%d,"local":%d,"remote":%d}`+"\n",
 		seed, len(s.msgs), s.local, s.remote)))
@@ -245,7 +247,7 @@ func maxMessage(g *rng) raftpb.Message {
 		},
 		Reject: true, RejectHint: M, Context: g.randBytes(130),
 	}
-	setExtra(&m, extra{hasVote: true, vote: M, responses: g.responses()})
+	setExtra(&m, msgjson.Extra{HasVote: true, Vote: M, Responses: g.responses()})
 	return m
 }
 
@@ -305,10 +307,10 @@ func genMessages(g *rng, n int) []raftpb.Message {
 			m = linkHeartbeat()
 		case i == 41: // vote 0 only
 			m = g.message(raftpb.MsgVote, false)
-			setExtra(&m, extra{hasVote: true})
+			setExtra(&m, msgjson.Extra{HasVote: true})
 		case i == 42: // responses only
 			m = g.message(raftpb.MsgAppResp, false)
-			setExtra(&m, extra{responses: g.responses()})
+			setExtra(&m, msgjson.Extra{Responses: g.responses()})
 		case large[i] != 0:
 			m = largeMessage(g, large[i])
 		case g.chance(1):

@@ -9,6 +9,8 @@ import (
 	"math/rand"
 
 	"go.etcd.io/etcd/raft/raftpb"
+
+	"rafthttptest/msgjson"
 )
 
 type rng struct{ *rand.Rand }
@@ -201,18 +203,26 @@ func (g *rng) message(t raftpb.MessageType, withExtra bool) raftpb.Message {
 	return m
 }
 
-func (g *rng) extra() extra {
-	var e extra
+func (g *rng) extra() msgjson.Extra {
+	var e msgjson.Extra
 	switch g.Intn(3) {
 	case 0:
-		e.hasVote, e.vote = true, g.u64()
+		e.HasVote, e.Vote = true, g.u64()
 	case 1:
-		e.responses = g.responses()
+		e.Responses = g.responses()
 	default:
-		e.hasVote, e.vote = true, g.u64()
-		e.responses = g.responses()
+		e.HasVote, e.Vote = true, g.u64()
+		e.Responses = g.responses()
 	}
 	return e
+}
+
+// setExtra stores fields 13/14 (vote, responses) of newer raft in
+// m.XXX_unrecognized; see tests/go/msgjson/extra.go.
+func setExtra(m *raftpb.Message, e msgjson.Extra) {
+	if err := msgjson.SetExtra(m, e); err != nil {
+		panic(err)
+	}
 }
 
 // responses: 1..3 small etcd 3.4 messages.

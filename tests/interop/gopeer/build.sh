@@ -33,6 +33,14 @@ mkdir -p "$1" || die "cannot create $1"
 build_dir=$(cd "$1" && pwd)
 mkdir -p "$build_dir/bin" "$build_dir/gopath" "$build_dir/gocache"
 
+# The MSG printer shared with the golden generator: tests/go/msgjson, linked
+# in as the import path rafthttptest/msgjson (rename, so that a concurrent
+# golden.sh build using the same GOPATH never sees it missing).
+msgjson=$build_dir/gopath/src/rafthttptest/msgjson
+mkdir -p "${msgjson%/*}"
+ln -sfn "$(cd "$here/../../go/msgjson" && pwd)" "$msgjson.tmp.$$"
+mv -fT "$msgjson.tmp.$$" "$msgjson"
+
 export GOPATH="$build_dir/gopath:$gocode" GO111MODULE=off GOFLAGS= GOENV=off \
 	GOCACHE="$build_dir/gocache" GOTMPDIR= CGO_ENABLED=0
 unset GOROOT_FINAL GOBIN 2>/dev/null || true

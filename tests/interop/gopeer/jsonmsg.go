@@ -1,9 +1,8 @@
 package main
 
-// MSG printing exactly as docs/json.md (the same printer as the golden
-// generator in tests/golden/gen/jsonout.go, copied so this program stays
-// self-contained), and the loose MSG/command parser of docs/json.md
-// ("Input accepted by rafthttp encode (and rafthttp node)").
+// The loose MSG/command parser of docs/json.md ("Input accepted by rafthttp
+// encode (and rafthttp node)"). Printing MSG is the shared package
+// rafthttptest/msgjson (tests/go/msgjson), the golden generator's printer.
 
 import (
 	"bytes"
@@ -14,273 +13,22 @@ import (
 	"strings"
 
 	"go.etcd.io/etcd/raft/raftpb"
+
+	"rafthttptest/msgjson"
 )
 
-var msgTypeNames = map[raftpb.MessageType]string{
-	0: "MsgHup", 1: "MsgBeat", 2: "MsgProp", 3: "MsgApp", 4: "MsgAppResp",
-	5: "MsgVote", 6: "MsgVoteResp", 7: "MsgSnap", 8: "MsgHeartbeat",
-	9: "MsgHeartbeatResp", 10: "MsgUnreachable", 11: "MsgSnapStatus",
-	12: "MsgCheckQuorum", 13: "MsgTransferLeader", 14: "MsgTimeoutNow",
-	15: "MsgReadIndex", 16: "MsgReadIndexResp", 17: "MsgPreVote",
-	18: "MsgPreVoteResp", 19: "MsgStorageAppend", 20: "MsgStorageAppendResp",
-	21: "MsgStorageApply", 22: "MsgStorageApplyResp", 23: "MsgForgetLeader",
-}
-
-var entryTypeNames = map[raftpb.EntryType]string{
-	0: "EntryNormal", 1: "EntryConfChange", 2: "EntryConfChangeV2",
-}
-
+// msgTypeByName and entryTypeByName invert msgjson's name tables.
 var msgTypeByName, entryTypeByName = func() (map[string]int32, map[string]int32) {
 	a := map[string]int32{}
-	for k, v := range msgTypeNames {
+	for k, v := range msgjson.MsgTypeNames {
 		a[v] = int32(k)
 	}
 	b := map[string]int32{}
-	for k, v := range entryTypeNames {
+	for k, v := range msgjson.EntryTypeNames {
 		b[v] = int32(k)
 	}
 	return a, b
 }()
-
-// ---------------------------------------------------------------- printing
-
-type jw struct{ b []byte }
-
-func (w *jw) s(str string) { w.b = append(w.b, str...) }
-func (w *jw) u(v uint64)   { w.b = strconv.AppendUint(w.b, v, 10) }
-func (w *jw) i(v int64)    { w.b = strconv.AppendInt(w.b, v, 10) }
-func (w *jw) bool(v bool)  { w.b = strconv.AppendBool(w.b, v) }
-
-// str writes any string as a JSON string (escaped).
-func (w *jw) str(v string) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
-	w.b = append(w.b, bytes.TrimRight(buf.Bytes(), "\n")...)
-}
-
-func (w *jw) b64(p []byte) {
-	n := base64.StdEncoding.EncodedLen(len(p))
-	w.b = append(w.b, '"')
-	start := len(w.b)
-	w.b = append(w.b, make([]byte, n)...)
-	base64.StdEncoding.Encode(w.b[start:], p)
-	w.b = append(w.b, '"')
-}
-
-func (w *jw) u64list(v []uint64) {
-	w.s("[")
-	for i, x := range v {
-		if i > 0 {
-			w.s(",")
-		}
-		w.u(x)
-	}
-	w.s("]")
-}
-
-func (w *jw) confStateBody(cs *raftpb.ConfState) {
-	w.s(`"voters":`)
-	w.u64list(cs.Voters)
-	w.s(`,"learners":`)
-	w.u64list(cs.Learners)
-	w.s(`,"votersOutgoing":`)
-	w.u64list(cs.VotersOutgoing)
-	w.s(`,"learnersNext":`)
-	w.u64list(cs.LearnersNext)
-	w.s(`,"autoLeave":`)
-	w.bool(cs.AutoLeave)
-}
-
-func (w *jw) snapshotBody(s *raftpb.Snapshot) {
-	if s.Data != nil {
-		w.s(`"data":`)
-		w.b64(s.Data)
-		w.s(",")
-	}
-	w.s(`"metadata":{"index":`)
-	w.u(s.Metadata.Index)
-	w.s(`,"term":`)
-	w.u(s.Metadata.Term)
-	w.s(`,"confState":{`)
-	w.confStateBody(&s.Metadata.ConfState)
-	w.s("}}")
-}
-
-func (w *jw) entry(e *raftpb.Entry) {
-	w.s(`{"term":`)
-	w.u(e.Term)
-	w.s(`,"index":`)
-	w.u(e.Index)
-	w.s(`,"type":`)
-	if n, ok := entryTypeNames[e.Type]; ok {
-		w.str(n)
-	} else {
-		w.i(int64(e.Type))
-	}
-	if e.Data != nil {
-		w.s(`,"data":`)
-		w.b64(e.Data)
-	}
-	w.s("}")
-}
-
-// msgType writes a message type by name when known, else as a number.
-func (w *jw) msgType(t raftpb.MessageType) {
-	if n, ok := msgTypeNames[t]; ok {
-		w.str(n)
-	} else {
-		w.i(int64(t))
-	}
-}
-
-// msg prints one MSG object (docs/json.md).
-func (w *jw) msg(m *raftpb.Message) {
-	ex, exErr := parseExtra(m.XXX_unrecognized)
-	w.s(`{"type":`)
-	w.msgType(m.Type)
-	w.s(`,"to":`)
-	w.u(m.To)
-	w.s(`,"from":`)
-	w.u(m.From)
-	w.s(`,"term":`)
-	w.u(m.Term)
-	w.s(`,"logTerm":`)
-	w.u(m.LogTerm)
-	w.s(`,"index":`)
-	w.u(m.Index)
-	w.s(`,"commit":`)
-	w.u(m.Commit)
-	w.s(`,"entries":[`)
-	for i := range m.Entries {
-		if i > 0 {
-			w.s(",")
-		}
-		w.entry(&m.Entries[i])
-	}
-	w.s(`],"reject":`)
-	w.bool(m.Reject)
-	w.s(`,"rejectHint":`)
-	w.u(m.RejectHint)
-	if m.Context != nil {
-		w.s(`,"context":`)
-		w.b64(m.Context)
-	}
-	// etcd 3.4's Message always has (and always marshals) a Snapshot.
-	w.s(`,"snapshot":{`)
-	w.snapshotBody(&m.Snapshot)
-	w.s("}")
-	if exErr == nil {
-		if ex.hasVote {
-			w.s(`,"vote":`)
-			w.u(ex.vote)
-		}
-		if len(ex.responses) > 0 {
-			w.s(`,"responses":[`)
-			for i := range ex.responses {
-				if i > 0 {
-					w.s(",")
-				}
-				w.msg(&ex.responses[i])
-			}
-			w.s("]")
-		}
-	}
-	w.s("}")
-}
-
-// --------------------------------------------- fields of newer raft (13, 14)
-
-type extra struct {
-	hasVote   bool
-	vote      uint64
-	responses []raftpb.Message
-}
-
-func appendVarint(b []byte, v uint64) []byte {
-	for v >= 0x80 {
-		b = append(b, byte(v)|0x80)
-		v >>= 7
-	}
-	return append(b, byte(v))
-}
-
-// setExtra stores e as wire bytes in m.XXX_unrecognized (nil if e is empty);
-// Go marshals them after field 12, i.e. in field order.
-func setExtra(m *raftpb.Message, e extra) error {
-	var b []byte
-	if e.hasVote {
-		b = append(b, 0x68) // field 13, varint
-		b = appendVarint(b, e.vote)
-	}
-	for i := range e.responses {
-		data, err := e.responses[i].Marshal()
-		if err != nil {
-			return err
-		}
-		b = append(b, 0x72) // field 14, length-delimited
-		b = appendVarint(b, uint64(len(data)))
-		b = append(b, data...)
-	}
-	m.XXX_unrecognized = b
-	return nil
-}
-
-func readVarint(b []byte, pos int) (uint64, int, error) {
-	var v uint64
-	for shift := uint(0); shift < 64; shift += 7 {
-		if pos >= len(b) {
-			return 0, pos, fmt.Errorf("truncated varint")
-		}
-		c := b[pos]
-		pos++
-		v |= uint64(c&0x7f) << shift
-		if c < 0x80 {
-			return v, pos, nil
-		}
-	}
-	return 0, pos, fmt.Errorf("varint overflow")
-}
-
-func parseExtra(b []byte) (extra, error) {
-	var e extra
-	pos := 0
-	for pos < len(b) {
-		tag, p, err := readVarint(b, pos)
-		if err != nil {
-			return e, err
-		}
-		pos = p
-		switch tag {
-		case 13<<3 | 0:
-			v, p, err := readVarint(b, pos)
-			if err != nil {
-				return e, err
-			}
-			pos = p
-			e.hasVote, e.vote = true, v
-		case 14<<3 | 2:
-			l, p, err := readVarint(b, pos)
-			if err != nil {
-				return e, err
-			}
-			pos = p
-			if l > uint64(len(b)-pos) {
-				return e, fmt.Errorf("truncated responses[%d]", len(e.responses))
-			}
-			var r raftpb.Message
-			if err := r.Unmarshal(b[pos : pos+int(l)]); err != nil {
-				return e, fmt.Errorf("responses[%d]: %v", len(e.responses), err)
-			}
-			pos += int(l)
-			e.responses = append(e.responses, r)
-		default:
-			return e, fmt.Errorf("unexpected unknown field tag %#x in Message", tag)
-		}
-	}
-	return e, nil
-}
 
 // ------------------------------------------------------------------ parsing
 
@@ -516,10 +264,10 @@ func parseMsg(o obj) (raftpb.Message, error) {
 			}
 		}
 	}
-	var ex extra
+	var ex msgjson.Extra
 	if v, ok := o["vote"]; ok && v != nil {
-		ex.hasVote = true
-		if ex.vote, err = parseU64(v, "vote", true); err != nil {
+		ex.HasVote = true
+		if ex.Vote, err = parseU64(v, "vote", true); err != nil {
 			return m, err
 		}
 	}
@@ -536,9 +284,9 @@ func parseMsg(o obj) (raftpb.Message, error) {
 		if err != nil {
 			return m, fmt.Errorf("responses[%d].%v", i, err)
 		}
-		ex.responses = append(ex.responses, r)
+		ex.Responses = append(ex.Responses, r)
 	}
-	if err := setExtra(&m, ex); err != nil {
+	if err := msgjson.SetExtra(&m, ex); err != nil {
 		return m, err
 	}
 	return m, nil

@@ -48,6 +48,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/time/rate"
+
+	"rafthttptest/msgjson"
 )
 
 // ------------------------------------------------------------------ output
@@ -59,29 +61,33 @@ type output struct {
 
 var stdout = &output{w: bufio.NewWriterSize(os.Stdout, 64*1024)}
 
+// jw builds one event line: the JSON writers and MSG printer shared with the
+// golden generator (tests/go/msgjson), plus typeValue below.
+type jw struct{ msgjson.Writer }
+
 // event starts an event line: {"event":NAME,"time":NOW
 func event(name string) *jw {
-	w := &jw{b: make([]byte, 0, 256)}
-	w.s(`{"event":`)
-	w.str(name)
-	w.s(`,"time":`)
-	w.str(time.Now().UTC().Format(time.RFC3339Nano))
+	w := &jw{msgjson.Writer{B: make([]byte, 0, 256)}}
+	w.S(`{"event":`)
+	w.Str(name)
+	w.S(`,"time":`)
+	w.Str(time.Now().UTC().Format(time.RFC3339Nano))
 	return w
 }
 
 // emit closes the object and writes it as one line.
 func emit(w *jw) {
-	w.s("}\n")
+	w.S("}\n")
 	stdout.mu.Lock()
-	stdout.w.Write(w.b)
+	stdout.w.Write(w.B)
 	stdout.w.Flush()
 	stdout.mu.Unlock()
 }
 
 func emitError(msg string) {
 	w := event("error")
-	w.s(`,"error":`)
-	w.str(msg)
+	w.S(`,"error":`)
+	w.Str(msg)
 	emit(w)
 }
 
@@ -89,11 +95,11 @@ func emitError(msg string) {
 // or a number for values raftpb 3.4 does not know) in our MSG convention.
 func (w *jw) typeValue(s string) {
 	if _, ok := msgTypeByName[s]; ok {
-		w.str(s)
+		w.Str(s)
 	} else if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		w.i(n)
+		w.I(n)
 	} else {
-		w.str(s)
+		w.Str(s)
 	}
 }
 
@@ -128,15 +134,16 @@ func (r *fakeRaft) Process(ctx context.Context, m raftpb.Message) error {
 		via = p.via
 	}
 	w := event("recv")
-	w.s(`,"via":`)
-	w.str(via)
-	w.s(`,"msg":`)
-	w.msg(&m)
+	w.S(`,"via":`)
+	w.Str(via)
+	w.S(`,"msg":`)
+	// Fields 13/14 that do not parse are left out of MSG; not an error here.
+	_ = w.Msg(&m)
 	if m.Type == raftpb.MsgSnap && p != nil && p.snapBytes != nil {
-		w.s(`,"snapshotFile":`)
-		w.str(filepath.Join(n.snapDir, fmt.Sprintf("%016x.snap.db", m.Snapshot.Metadata.Index)))
-		w.s(`,"snapshotBytes":`)
-		w.i(atomic.LoadInt64(p.snapBytes))
+		w.S(`,"snapshotFile":`)
+		w.Str(filepath.Join(n.snapDir, fmt.Sprintf("%016x.snap.db", m.Snapshot.Metadata.Index)))
+		w.S(`,"snapshotBytes":`)
+		w.I(atomic.LoadInt64(p.snapBytes))
 	}
 	emit(w)
 	if n.reply {
@@ -153,23 +160,23 @@ func (r *fakeRaft) IsIDRemoved(id uint64) bool {
 
 func (r *fakeRaft) ReportUnreachable(id uint64) {
 	w := event("unreachable")
-	w.s(`,"id":`)
-	w.u(id)
+	w.S(`,"id":`)
+	w.U(id)
 	emit(w)
 }
 
 func (r *fakeRaft) ReportSnapshot(id uint64, status raft.SnapshotStatus) {
 	w := event("snapshotStatus")
-	w.s(`,"id":`)
-	w.u(id)
-	w.s(`,"status":`)
+	w.S(`,"id":`)
+	w.U(id)
+	w.S(`,"status":`)
 	switch status {
 	case raft.SnapshotFinish:
-		w.str("finish")
+		w.Str("finish")
 	case raft.SnapshotFailure:
-		w.str("failure")
+		w.Str("failure")
 	default:
-		w.str(strconv.Itoa(int(status)))
+		w.Str(strconv.Itoa(int(status)))
 	}
 	emit(w)
 }
@@ -216,12 +223,12 @@ func (n *node) send(m raftpb.Message) {
 
 func (n *node) dropped(id uint64, typ, reason string) {
 	w := event("dropped")
-	w.s(`,"id":`)
-	w.u(id)
-	w.s(`,"type":`)
+	w.S(`,"id":`)
+	w.U(id)
+	w.S(`,"type":`)
 	w.typeValue(typ)
-	w.s(`,"reason":`)
-	w.str(reason)
+	w.S(`,"reason":`)
+	w.Str(reason)
 	emit(w)
 }
 
@@ -231,17 +238,17 @@ func (n *node) onLog(msg string, f map[string]string) {
 	case "peer became active":
 		if id, ok := hexID(f["peer-id"]); ok {
 			w := event("peerActive")
-			w.s(`,"id":`)
-			w.u(id)
+			w.S(`,"id":`)
+			w.U(id)
 			emit(w)
 		}
 	case "peer became inactive (message send to peer failed)":
 		if id, ok := hexID(f["peer-id"]); ok {
 			w := event("peerInactive")
-			w.s(`,"id":`)
-			w.u(id)
-			w.s(`,"reason":`)
-			w.str(f["error"])
+			w.S(`,"id":`)
+			w.U(id)
+			w.S(`,"reason":`)
+			w.Str(f["error"])
 			emit(w)
 		}
 	case "dropped internal Raft message since sending buffer is full (overloaded network)":
@@ -436,36 +443,36 @@ func (n *node) status() {
 	n.mu.Unlock()
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	w := event("status")
-	w.s(`,"id":`)
-	w.u(n.local)
-	w.s(`,"activePeers":`)
-	w.i(int64(n.tr.ActivePeers()))
-	w.s(`,"peers":[`)
+	w.S(`,"id":`)
+	w.U(n.local)
+	w.S(`,"activePeers":`)
+	w.I(int64(n.tr.ActivePeers()))
+	w.S(`,"peers":[`)
 	for i, id := range ids {
 		if i > 0 {
-			w.s(",")
+			w.S(",")
 		}
 		since := n.tr.ActiveSince(types.ID(id))
-		w.s(`{"id":`)
-		w.u(id)
-		w.s(`,"active":`)
-		w.bool(!since.IsZero())
-		w.s(`,"paused":`)
-		w.bool(paused[id])
+		w.S(`{"id":`)
+		w.U(id)
+		w.S(`,"active":`)
+		w.Bool(!since.IsZero())
+		w.S(`,"paused":`)
+		w.Bool(paused[id])
 		if !since.IsZero() {
-			w.s(`,"activeSince":`)
-			w.str(since.UTC().Format(time.RFC3339Nano))
+			w.S(`,"activeSince":`)
+			w.Str(since.UTC().Format(time.RFC3339Nano))
 		}
-		w.s(`,"urls":[`)
+		w.S(`,"urls":[`)
 		for j, u := range urls[id] {
 			if j > 0 {
-				w.s(",")
+				w.S(",")
 			}
-			w.str(u)
+			w.Str(u)
 		}
-		w.s("]}")
+		w.S("]}")
 	}
-	w.s("]")
+	w.S("]")
 	emit(w)
 }
 
@@ -639,8 +646,8 @@ func main() {
 	go func() {
 		for err := range errc {
 			w := event("critical")
-			w.s(`,"error":`)
-			w.str(err.Error())
+			w.S(`,"error":`)
+			w.Str(err.Error())
 			emit(w)
 		}
 	}()
@@ -678,17 +685,17 @@ func main() {
 	}
 
 	w := event("ready")
-	w.s(`,"listen":`)
-	w.str(listenURLs[0])
+	w.S(`,"listen":`)
+	w.Str(listenURLs[0])
 	if len(listenURLs) > 1 {
-		w.s(`,"urls":[`)
+		w.S(`,"urls":[`)
 		for i, u := range listenURLs {
 			if i > 0 {
-				w.s(",")
+				w.S(",")
 			}
-			w.str(u)
+			w.Str(u)
 		}
-		w.s("]")
+		w.S("]")
 	}
 	emit(w)
 

@@ -1,10 +1,11 @@
-package main
+package msgjson
 
 // Fields of newer raft versions (field 13 "vote", field 14 "responses") that
 // etcd 3.4's raftpb.Message does not know. Go keeps them, in wire form, in
 // Message.XXX_unrecognized and marshals them after field 12, i.e. in field
-// order. We build those bytes when generating and parse them back when
-// printing, so the JSON always reflects what the message really carries.
+// order. The test programs build those bytes (SetExtra) when they make a
+// message, and Msg parses them back (ParseExtra) when printing, so the JSON
+// always reflects what the message really carries.
 
 import (
 	"fmt"
@@ -12,10 +13,11 @@ import (
 	"go.etcd.io/etcd/raft/raftpb"
 )
 
-type extra struct {
-	hasVote   bool
-	vote      uint64
-	responses []raftpb.Message
+// Extra holds fields 13 and 14 of a Message.
+type Extra struct {
+	HasVote   bool
+	Vote      uint64
+	Responses []raftpb.Message
 }
 
 func appendVarint(b []byte, v uint64) []byte {
@@ -26,23 +28,25 @@ func appendVarint(b []byte, v uint64) []byte {
 	return append(b, byte(v))
 }
 
-// setExtra stores e as wire bytes in m.XXX_unrecognized (nil if e is empty).
-func setExtra(m *raftpb.Message, e extra) {
+// SetExtra stores e as wire bytes in m.XXX_unrecognized (nil if e is empty).
+// It fails only if a response does not marshal.
+func SetExtra(m *raftpb.Message, e Extra) error {
 	var b []byte
-	if e.hasVote {
+	if e.HasVote {
 		b = append(b, 0x68) // field 13, varint
-		b = appendVarint(b, e.vote)
+		b = appendVarint(b, e.Vote)
 	}
-	for i := range e.responses {
-		data, err := e.responses[i].Marshal()
+	for i := range e.Responses {
+		data, err := e.Responses[i].Marshal()
 		if err != nil {
-			panic(err)
+			return err
 		}
 		b = append(b, 0x72) // field 14, length-delimited
 		b = appendVarint(b, uint64(len(data)))
 		b = append(b, data...)
 	}
 	m.XXX_unrecognized = b
+	return nil
 }
 
 func readVarint(b []byte, pos int) (uint64, int, error) {
@@ -61,10 +65,10 @@ func readVarint(b []byte, pos int) (uint64, int, error) {
 	return 0, pos, fmt.Errorf("varint overflow")
 }
 
-// parseExtra decodes XXX_unrecognized of a Message. Only fields 13 (varint)
+// ParseExtra decodes XXX_unrecognized of a Message. Only fields 13 (varint)
 // and 14 (length-delimited Message) are expected there.
-func parseExtra(b []byte) (extra, error) {
-	var e extra
+func ParseExtra(b []byte) (Extra, error) {
+	var e Extra
 	pos := 0
 	for pos < len(b) {
 		tag, p, err := readVarint(b, pos)
@@ -79,7 +83,7 @@ func parseExtra(b []byte) (extra, error) {
 				return e, err
 			}
 			pos = p
-			e.hasVote, e.vote = true, v
+			e.HasVote, e.Vote = true, v
 		case 14<<3 | 2:
 			l, p, err := readVarint(b, pos)
 			if err != nil {
@@ -87,14 +91,14 @@ func parseExtra(b []byte) (extra, error) {
 			}
 			pos = p
 			if l > uint64(len(b)-pos) {
-				return e, fmt.Errorf("truncated responses[%d]", len(e.responses))
+				return e, fmt.Errorf("truncated responses[%d]", len(e.Responses))
 			}
 			var r raftpb.Message
 			if err := r.Unmarshal(b[pos : pos+int(l)]); err != nil {
-				return e, fmt.Errorf("responses[%d]: %v", len(e.responses), err)
+				return e, fmt.Errorf("responses[%d]: %v", len(e.Responses), err)
 			}
 			pos += int(l)
-			e.responses = append(e.responses, r)
+			e.Responses = append(e.Responses, r)
 		default:
 			return e, fmt.Errorf("unexpected unknown field tag %#x in Message", tag)
 		}
