@@ -244,6 +244,26 @@ typedef struct prober {
 void prober_start(prober *pr, struct peer *p, const char *name);
 void prober_stop(prober *pr); /* frees what it holds; safe twice */
 
+/* ---- snapshot store (snap_store.c): received bodies to disk, off the loop ---- */
+
+typedef struct snap_store snap_store;
+/* Creates a temp file in dir and its writer thread; notify (an event on the
+ * loop) is activated when room frees after snap_store_want_room, and when
+ * the writer ends (finished or failed). NULL with *err (errno) on failure. */
+snap_store *snap_store_open(const char *dir, struct event *notify, int *err);
+const char *snap_store_temp_path(const snap_store *s);
+/* True (and notify armed) when less than want bytes of room are free. */
+bool snap_store_want_room(snap_store *s, size_t want);
+/* Queues bytes for the writer; 0, or the errno of a failed writer. */
+int snap_store_push(snap_store *s, const void *p, size_t n);
+/* No more bytes: fsync, close and rename to final_path on the thread. */
+void snap_store_finish(snap_store *s, const char *final_path);
+/* Whether the writer has ended, with its errno (0: finished and renamed). */
+bool snap_store_ended(snap_store *s, int *err);
+/* Stops (a write in progress completes), joins and frees. A file renamed
+ * into place stays when keep, else it is removed like the temp file. */
+void snap_store_close(snap_store *s, bool keep);
+
 /* ---- peer --------------------------------------------------------------------- */
 
 typedef struct peer {

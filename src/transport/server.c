@@ -9,7 +9,6 @@
  * small response and the connection is closed (etcd's peers open a new
  * connection per stream; keep-alive for the pipeline comes with it).
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,22 +51,18 @@ struct server_conn {
     bool snapshot;           /* POST /raft/snapshot: body goes to a file */
     bool snap_done;          /* its message was decoded (failures are counted) */
     rh_msg *snap_msg;        /* its message, once read; owned */
-    int snap_fd;             /* temp file, -1 when none */
-    char snap_tmp[512];      /* its path */
-    uint64_t snap_bytes;     /* body bytes written to it */
+    snap_store *store;       /* writes the body to disk off the loop; owned */
+    struct event *store_ev;  /* the store's notifications */
+    bool store_paused;       /* reading stopped until the store has room */
+    bool finishing;          /* body complete: the store fsyncs and renames */
+    uint64_t snap_bytes;     /* body bytes handed to the store */
     int64_t snap_start_ms;   /* when the request head was read */
     peer_stats *snap_st;     /* metrics row of the sender while in flight */
     struct event *head_timer; /* request head deadline; pending while one is awaited */
     bool keep_alive;         /* the request allows another on this connection */
     size_t head_left;        /* bytes of the request head still in the input */
     bool read_paused;        /* answers pile up unread: no more requests read */
-    /* the finished body's fsync and rename run on a thread of their own, so
-     * a slow disk does not stall every stream on the loop */
-    bool saving;             /* saver runs; the connection is quiet meanwhile */
-    pthread_t saver;
-    struct event *saved_ev;  /* activated by the saver when done */
     char snap_path[600];     /* the final name */
-    int save_errno;          /* the saver's result */
 };
 
 static void on_conn_read(struct bufferevent *bev, void *arg);
@@ -145,13 +140,15 @@ static void conn_unlink(server_conn *c)
         set_accepting(t, true);
 }
 
+/* Drops the snapshot in progress: the store removes its file (a broken
+ * upload leaves none behind; a saved one raft never heard of goes too). */
 static void snap_discard(server_conn *c)
 {
-    if (c->snap_fd >= 0) {
-        close(c->snap_fd);
-        unlink(c->snap_tmp); /* a broken upload leaves no file behind */
-        c->snap_fd = -1;
+    if (c->store) {
+        snap_store_close(c->store, false);
+        c->store = NULL;
     }
+    c->store_paused = c->finishing = false;
     if (c->snap_msg) {
         rh_msg_free(c->snap_msg);
         c->snap_msg = NULL;
@@ -161,22 +158,15 @@ static void snap_discard(server_conn *c)
 static void conn_free(server_conn *c)
 {
     conn_unlink(c);
-    if (c->saving) { /* only at transport stop: wait for the disk */
-        pthread_join(c->saver, NULL);
-        c->saving = false;
-        c->snap_fd = -1; /* the saver closed it */
-        if (!c->save_errno)
-            unlink(c->snap_path); /* saved, but raft never heard of it */
-    }
-    if (c->saved_ev)
-        event_free(c->saved_ev);
     if (c->snap_st) { /* a snapshot upload that did not complete */
         c->snap_st->snap_recv_inflight--;
         c->snap_st->snap_recv_fail++;
     } else if (c->snapshot && c->in_body && !c->snap_done) {
         c->t->snap_recv_fail_unknown++; /* failed before its sender was known */
     }
-    snap_discard(c);
+    snap_discard(c); /* before store_ev: the store's thread may activate it */
+    if (c->store_ev)
+        event_free(c->store_ev);
     if (c->head_timer)
         event_free(c->head_timer);
     if (c->bev)
@@ -446,8 +436,11 @@ static void pipeline_complete(server_conn *c)
 /* Consumes body bytes from the input; completes or fails the request. */
 static int snap_sink(server_conn *c, const uint8_t *p, size_t n);
 static void snapshot_complete(server_conn *c);
-static void *snapshot_save(void *arg);
-static void snapshot_saved(evutil_socket_t fd, short what, void *arg);
+static void on_store(evutil_socket_t fd, short what, void *arg);
+
+/* Stop reading a snapshot body while the store has less room than this
+ * (more than any one input segment). */
+#define SNAP_ROOM_MIN (256u * 1024u)
 
 /* Body bytes go to the pipeline buffer or the snapshot sink. */
 static int body_sink(server_conn *c, const uint8_t *p, size_t n)
@@ -459,6 +452,14 @@ static void pipeline_read(server_conn *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
     while (!c->closing && evbuffer_get_length(in) > 0) {
+        if (c->store && snap_store_want_room(c->store, SNAP_ROOM_MIN)) {
+            /* the disk is behind: the peer waits (TCP), memory stays put */
+            if (!c->store_paused)
+                rh_logf(RH_LOG_DEBUG, "snapshot: the disk is behind, reading paused");
+            c->store_paused = true;
+            bufferevent_disable(c->bev, EV_READ);
+            return;
+        }
         struct evbuffer_iovec v;
         if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
             return;
@@ -558,11 +559,13 @@ static int snap_sink(server_conn *c, const uint8_t *p, size_t n)
             http_error(c, 500, "no snapshot directory configured", NULL, 0);
             return -1;
         }
-        snprintf(c->snap_tmp, sizeof(c->snap_tmp), "%s/tmpXXXXXX", t->cfg.snap_dir);
-        c->snap_fd = c->snap_msg ? mkstemp(c->snap_tmp) : -1;
-        if (c->snap_fd < 0) {
+        int e = ENOMEM;
+        if (!c->store_ev)
+            c->store_ev = event_new(t->base, -1, 0, on_store, c);
+        if (!c->snap_msg || !c->store_ev ||
+            !(c->store = snap_store_open(t->cfg.snap_dir, c->store_ev, &e))) {
             rh_logf(RH_LOG_ERROR, "snapshot: cannot create a file in %s: %s", t->cfg.snap_dir,
-                    strerror(errno));
+                    strerror(e));
             http_error(c, 500, "error saving raft snapshot", NULL, 0);
             return -1;
         }
@@ -570,20 +573,15 @@ static int snap_sink(server_conn *c, const uint8_t *p, size_t n)
                 (unsigned long long)c->snap_msg->snapshot.metadata.index,
                 (unsigned long long)c->snap_msg->from);
     }
-    while (n) {
-        ssize_t w = write(c->snap_fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            rh_logf(RH_LOG_ERROR, "snapshot: writing %s: %s", c->snap_tmp, strerror(errno));
-            snap_discard(c);
-            http_error(c, 500, "error saving raft snapshot", NULL, 0);
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-        c->snap_bytes += (uint64_t)w;
+    int e = n ? snap_store_push(c->store, p, n) : 0;
+    if (e) {
+        rh_logf(RH_LOG_ERROR, "snapshot: writing %s: %s", snap_store_temp_path(c->store),
+                strerror(e));
+        snap_discard(c);
+        http_error(c, 500, "error saving raft snapshot", NULL, 0);
+        return -1;
     }
+    c->snap_bytes += n;
     return 0;
 }
 
@@ -597,54 +595,46 @@ static void snapshot_complete(server_conn *c)
     }
     snprintf(c->snap_path, sizeof(c->snap_path), "%s/%016llx.snap.db", t->cfg.snap_dir,
              (unsigned long long)c->snap_msg->snapshot.metadata.index);
-    /* quiet while saving: no reads, no timeouts, no events */
+    /* quiet while the store fsyncs and renames: no reads, no timeouts */
     bufferevent_disable(c->bev, EV_READ | EV_WRITE);
     bufferevent_set_timeouts(c->bev, NULL, NULL);
-    if (!c->saved_ev && !(c->saved_ev = event_new(t->base, -1, 0, snapshot_saved, c))) {
-        http_error(c, 500, "error saving raft snapshot", NULL, 0);
-        return;
-    }
-    c->saving = true;
-    if (pthread_create(&c->saver, NULL, snapshot_save, c) != 0) {
-        c->saving = false;
-        http_error(c, 500, "error saving raft snapshot", NULL, 0);
-    }
+    c->finishing = true;
+    snap_store_finish(c->store, c->snap_path);
 }
 
-/* Saver thread: the file's data reaches the disk, then takes its name. */
-static void *snapshot_save(void *arg)
-{
-    server_conn *c = arg;
-    int rc = fsync(c->snap_fd);
-    int e = rc ? errno : 0;
-    if (close(c->snap_fd) != 0 && !e)
-        e = errno;
-    if (!e && rename(c->snap_tmp, c->snap_path) != 0)
-        e = errno;
-    if (e)
-        unlink(c->snap_tmp);
-    c->save_errno = e;
-    event_active(c->saved_ev, EV_READ, 0);
-    return NULL;
-}
-
-/* Loop thread, once the saver is done: hand the snapshot to raft. */
-static void snapshot_saved(evutil_socket_t fd, short what, void *arg)
+/* Loop thread: the store has room again, or has ended. */
+static void on_store(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     server_conn *c = arg;
     rh_transport *t = c->t;
-    pthread_join(c->saver, NULL);
-    c->saving = false;
-    c->snap_fd = -1; /* closed by the saver */
-    const char *path = c->snap_path;
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-    if (c->save_errno) {
-        rh_logf(RH_LOG_ERROR, "snapshot: saving %s: %s", path, strerror(c->save_errno));
+    if (!c->store)
+        return;
+    int e;
+    if (!snap_store_ended(c->store, &e)) {
+        if (c->store_paused) { /* room again: read on */
+            c->store_paused = false;
+            bufferevent_enable(c->bev, EV_READ);
+            bufferevent_trigger(c->bev, EV_READ,
+                                BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+        }
+        return;
+    }
+    if (e || !c->finishing) {
+        rh_logf(RH_LOG_ERROR, "snapshot: saving %s: %s", snap_store_temp_path(c->store),
+                strerror(e ? e : EIO));
+        snap_discard(c);
+        bufferevent_enable(c->bev, EV_WRITE);
         http_error(c, 500, "error saving raft snapshot", NULL, 0);
         return;
     }
+    /* saved under its final name: the file is the application's now */
+    snap_store_close(c->store, true);
+    c->store = NULL;
+    c->finishing = false;
+    const char *path = c->snap_path;
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     if (c->snap_st) {
         c->snap_st->snap_recv_inflight--;
         c->snap_st->snap_recv_ok++;
@@ -884,7 +874,6 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     }
     rh_socket_tune(fd);
     c->t = t;
-    c->snap_fd = -1; /* not 0: calloc's zero is a valid fd (stdin) */
     c->bev = bufferevent_socket_new(t->base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (!c->bev) {
         evutil_closesocket(fd);
