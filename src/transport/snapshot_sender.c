@@ -4,15 +4,19 @@
  *
  * The body is read 64 KiB at a time, only while the connection's output
  * buffer is below SNAP_HIGH, so a body of any size passes in constant
- * memory at the pace the peer reads. It may be a regular file or a pipe or
- * socket the application writes into as it goes: those are read when
- * readable (never blocking the loop), and SNAP_SOURCE_IDLE_S without data
- * fails the send. After the last chunk the response must
+ * memory at the pace the peer reads. The loop reads only a pipe or socket,
+ * when readable, never blocking: the application may stream the body into
+ * one as it goes (SNAP_SOURCE_IDLE_S without data fails the send), and a
+ * regular file is fed into a pipe by a feeder thread, so that disk reads
+ * stay off the loop too. After the last chunk the response must
  * come within etcd's snapResponseReadTimeout (5 s): 204 reports the snapshot
  * finished and the peer active; anything else reports it failed and the
  * peer unreachable, as etcd's snapshotSender does.
  */
+#define _GNU_SOURCE /* pipe2, F_SETPIPE_SZ */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +39,11 @@ struct snap_send {
     rh_transport *t;
     rh_msg *m;               /* the MsgSnap, owned */
     int fd;                  /* the body's file, owned */
-    struct event *src_ev;    /* readable fd (pipe, socket), NULL for a file */
+    struct event *src_ev;    /* fd readable (always a pipe or socket) */
+    bool feeding;            /* feeder runs: copies the file into fd's pipe */
+    pthread_t feeder;
+    int file;                /* the feeder's file, owned by it */
+    int feed_w;              /* the pipe's write end, owned by the feeder */
     uint64_t size, sent;     /* body bytes in all, and streamed so far */
     int state;
     char url[256];           /* the URL dialed */
@@ -61,7 +69,9 @@ static void snap_free(snap_send *s)
     if (s->src_ev)
         event_free(s->src_ev);
     if (s->fd >= 0)
-        close(s->fd);
+        close(s->fd); /* a feeder still writing gets EPIPE and ends */
+    if (s->feeding)
+        pthread_join(s->feeder, NULL);
     rh_msg_free(s->m);
     free(s);
 }
@@ -242,6 +252,59 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 }
 
 /* Loop thread: starts sending m (owned) with the body in fd (owned). */
+/* Feeder thread: the file's first `size` bytes into the pipe, then EOF. */
+static void *feeder_main(void *arg)
+{
+    snap_send *s = arg;
+    sigset_t pipe_sig;
+    sigemptyset(&pipe_sig);
+    sigaddset(&pipe_sig, SIGPIPE); /* the loop closing the pipe gives EPIPE */
+    pthread_sigmask(SIG_BLOCK, &pipe_sig, NULL);
+    uint8_t *buf = malloc(SNAP_READ);
+    uint64_t left = buf ? s->size : 0; /* no buffer: EOF at once, reported */
+    while (left) {
+        ssize_t n = read(s->file, buf, left < SNAP_READ ? (size_t)left : SNAP_READ);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; /* the loop sees the pipe end early and reports it */
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(s->feed_w, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                goto out;
+            off += w;
+        }
+        left -= (uint64_t)n;
+    }
+out:
+    free(buf);
+    close(s->file);
+    close(s->feed_w);
+    return NULL;
+}
+
+/* A regular file goes through a pipe filled by a feeder thread; false when
+ * that cannot be set up (the file is then read on the loop). */
+static bool start_feeder(snap_send *s)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return false;
+    fcntl(p[0], F_SETPIPE_SZ, 1 << 20); /* best effort: fewer wakeups */
+    s->file = s->fd;
+    s->feed_w = p[1];
+    if (pthread_create(&s->feeder, NULL, feeder_main, s) != 0) {
+        close(p[0]);
+        close(p[1]);
+        return false;
+    }
+    s->feeding = true;
+    s->fd = p[0];
+    return true;
+}
+
 void snapshot_send_start(rh_transport *t, rh_msg *m, int fd, uint64_t size)
 {
     snap_send *s = calloc(1, sizeof(*s));
@@ -257,12 +320,14 @@ void snapshot_send_start(rh_transport *t, rh_msg *m, int fd, uint64_t size)
     s->fd = fd;
     s->size = size;
     struct stat sb;
-    if (fstat(fd, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && size)
+        start_feeder(s);
+    if (fstat(s->fd, &sb) == 0 && !S_ISREG(sb.st_mode)) {
         /* a pipe or socket: read it when readable, never block the loop */
-        int fl = fcntl(fd, F_GETFL);
+        int fl = fcntl(s->fd, F_GETFL);
         if (fl >= 0)
-            fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-        s->src_ev = event_new(t->base, fd, EV_READ, on_source, s);
+            fcntl(s->fd, F_SETFL, fl | O_NONBLOCK);
+        s->src_ev = event_new(t->base, s->fd, EV_READ, on_source, s);
     }
     s->next = t->snaps;
     t->snaps = s;
