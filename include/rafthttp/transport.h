@@ -87,7 +87,9 @@ typedef struct rh_transport_config {
     const char *min_cluster_version; /* X-Min-Cluster-Version, default "3.0.0" */
     int dial_timeout_ms;          /* default 1000 */
     int dial_retry_ms;            /* minimum gap between stream redials, default 100 */
-    size_t queue_bytes;           /* writer queue byte bound, default RH_DEFAULT_QUEUE_BYTES */
+    size_t queue_bytes;           /* byte bound of each peer's queues (writer and
+                                   * receive); one message always fits an empty
+                                   * queue. Default RH_DEFAULT_QUEUE_BYTES */
     uint64_t max_frame;           /* stream frame limit, default 512 MiB */
     size_t max_head;              /* request head limit (431 above), default 64 KiB */
     int head_timeout_ms;          /* request head must be complete within, default 10000 */

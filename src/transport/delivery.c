@@ -4,15 +4,19 @@
  * The loop thread pushes batches (one lock per batch); a delivery thread
  * pops batches and calls `process` outside the lock, so a slow application
  * delays only this thread. Per peer, at most RH_RECV_BUF_SIZE messages and
- * RH_MAX_PENDING_PROPOSALS proposals wait (etcd's recvc and propc); past that
- * the loop drops, counts and reports, as etcd's streamReader does.
+ * RH_MAX_PENDING_PROPOSALS proposals wait (etcd's recvc and propc), and at
+ * most queue_bytes of them (ours: etcd bounds only the count, and a frame
+ * may be 512 MiB); past that the loop drops, counts and reports, as etcd's
+ * streamReader does. A sender's counts go when its queue empties, so senders
+ * named on the wire cannot grow them.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "transport/internal.h"
 
-#define POP_BATCH 256
+#define POP_BATCH 256              /* messages taken per lock, at most */
+#define POP_BATCH_BYTES (1u << 20) /* and bytes (after the first message) */
 
 static delivery_count *count_for(delivery *d, uint64_t id)
 {
@@ -31,6 +35,24 @@ static delivery_count *count_for(delivery *d, uint64_t id)
     memset(c, 0, sizeof(*c));
     c->id = id;
     return c;
+}
+
+/* Forgets c once nothing of its sender is queued. */
+static void count_release(delivery *d, delivery_count *c)
+{
+    if (c->recv || c->prop)
+        return;
+    *c = d->counts[--d->n_counts];
+}
+
+/* Whether one more message of size fits c's queues. */
+static bool count_fits(const rh_transport *t, const delivery_count *c, bool prop,
+                       uint64_t size)
+{
+    if (prop ? c->prop >= RH_MAX_PENDING_PROPOSALS : c->recv >= RH_RECV_BUF_SIZE)
+        return false;
+    /* one message always fits an empty queue, however large */
+    return !(c->recv || c->prop) || c->bytes + size <= t->cfg.queue_bytes;
 }
 
 static bool ring_grow(delivery *d)
@@ -57,23 +79,25 @@ size_t delivery_push(rh_transport *t, uint64_t from, rh_msg **msgs, const char *
     delivery_count *c = count_for(d, from);
     for (size_t i = 0; i < n; i++) {
         bool prop = msgs[i]->type == RH_MSG_PROP;
+        uint64_t size = rh_msg_size(msgs[i]);
         accepted[i] = false;
-        if (!c || d->stopping)
-            continue;
-        if (prop ? c->prop >= RH_MAX_PENDING_PROPOSALS : c->recv >= RH_RECV_BUF_SIZE)
+        if (!c || d->stopping || !count_fits(t, c, prop, size))
             continue;
         if (d->len == d->cap && !ring_grow(d))
             continue;
-        d->items[(d->head + d->len) % d->cap] =
-            (delivery_item){.m = msgs[i], .via = via[i], .from = from, .prop = prop};
+        d->items[(d->head + d->len) % d->cap] = (delivery_item){
+            .m = msgs[i], .via = via[i], .from = from, .size = size, .prop = prop};
         d->len++;
         if (prop)
             c->prop++;
         else
             c->recv++;
+        c->bytes += size;
         accepted[i] = true;
         ok++;
     }
+    if (c)
+        count_release(d, c);
     if (ok)
         pthread_cond_signal(&d->cond);
     pthread_mutex_unlock(&d->mu);
@@ -88,15 +112,20 @@ bool delivery_push_snapshot(rh_transport *t, uint64_t from, rh_msg *m, const cha
     bool ok = false;
     pthread_mutex_lock(&d->mu);
     delivery_count *c = count_for(d, from);
-    if (file && c && !d->stopping && c->recv < RH_RECV_BUF_SIZE &&
+    uint64_t size = rh_msg_size(m); /* the body is in the file, not queued */
+    if (file && c && !d->stopping && count_fits(t, c, false, size) &&
         (d->len < d->cap || ring_grow(d))) {
-        d->items[(d->head + d->len) % d->cap] = (delivery_item){
-            .m = m, .via = "snapshot", .from = from, .snap_file = file, .snap_bytes = bytes};
+        d->items[(d->head + d->len) % d->cap] =
+            (delivery_item){.m = m, .via = "snapshot", .from = from, .size = size,
+                            .snap_file = file, .snap_bytes = bytes};
         d->len++;
         c->recv++;
+        c->bytes += size;
         ok = true;
         pthread_cond_signal(&d->cond);
     }
+    if (c)
+        count_release(d, c);
     pthread_mutex_unlock(&d->mu);
     if (!ok)
         free(file);
@@ -117,7 +146,8 @@ static void *delivery_main(void *arg)
             return NULL;
         }
         size_t n = 0;
-        while (d->len && n < POP_BATCH) {
+        uint64_t bytes = 0; /* popped messages leave the byte bound: keep few */
+        while (d->len && n < POP_BATCH && bytes < POP_BATCH_BYTES) {
             delivery_item it = d->items[d->head];
             d->head = (d->head + 1) % d->cap;
             d->len--;
@@ -127,8 +157,11 @@ static void *delivery_main(void *arg)
                     c->prop--;
                 else
                     c->recv--;
+                c->bytes -= it.size;
+                count_release(d, c);
             }
             batch[n++] = it;
+            bytes += it.size;
         }
         bool stopping = d->stopping;
         pthread_mutex_unlock(&d->mu);

@@ -318,12 +318,14 @@ typedef struct delivery_item {
     uint64_t snap_bytes;
     const char *via; /* static string */
     uint64_t from;   /* the peer whose queue it counts in */
+    uint64_t size;   /* encoded size, for the byte bound */
     bool prop;       /* proposal queue */
 } delivery_item;
 
 typedef struct delivery_count {
     uint64_t id;
     uint32_t recv, prop; /* queued now, per etcd's recvc / propc */
+    uint64_t bytes;      /* their encoded size, bounded by queue_bytes (ours) */
 } delivery_count;
 
 typedef struct delivery {
@@ -331,7 +333,7 @@ typedef struct delivery {
     pthread_cond_t cond;
     delivery_item *items; /* ring, grown as needed (bounded by the counts) */
     size_t cap, head, len;
-    delivery_count *counts; /* per peer, small */
+    delivery_count *counts; /* per sender with messages queued (none kept at 0) */
     size_t n_counts, cap_counts;
     bool stopping;
     pthread_t thread;

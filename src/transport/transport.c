@@ -201,9 +201,10 @@ void peer_route_received(peer *p, rh_msg **batch, const char **via, size_t n)
                 continue;
             rh_msg *m = batch[done + i];
             const char *q = m->type == RH_MSG_PROP ? "proposal" : "receive";
-            char why[96];
-            snprintf(why, sizeof(why), "%s queue full (%d messages)", q,
-                     m->type == RH_MSG_PROP ? RH_MAX_PENDING_PROPOSALS : RH_RECV_BUF_SIZE);
+            char why[128];
+            snprintf(why, sizeof(why), "%s queue full (limits %d messages, %.1f MiB)", q,
+                     m->type == RH_MSG_PROP ? RH_MAX_PENDING_PROPOSALS : RH_RECV_BUF_SIZE,
+                     (double)p->t->cfg.queue_bytes / (1 << 20));
             if (p->active)
                 rh_logf(RH_LOG_WARN, "dropped %s from %016llx: %s",
                         rh_msg_type_name(m->type) ? rh_msg_type_name(m->type) : "message",

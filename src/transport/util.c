@@ -223,7 +223,9 @@ void msgq_free(msgq *q)
 
 bool msgq_push(msgq *q, rh_msg *m, size_t size)
 {
-    if (q->len == q->cap || size > q->max_bytes - q->bytes)
+    /* one message always fits an empty queue, however large (else a message
+     * over the byte bound could never be sent) */
+    if (q->len == q->cap || (q->len && q->bytes + size > q->max_bytes))
         return false;
     msgq_item *it = &q->items[(q->head + q->len) % q->cap];
     it->m = m;

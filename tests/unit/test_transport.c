@@ -706,6 +706,91 @@ static void on_drop_event(void *ctx, const rh_event *ev)
     pthread_mutex_unlock(&d->mu);
 }
 
+/* An application that does not keep up: a gate holds its process. */
+typedef struct gated {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool open;
+    size_t got;
+} gated;
+
+static int gated_process(void *ctx, const rh_msg *m, const char *via)
+{
+    (void)m;
+    (void)via;
+    gated *g = ctx;
+    pthread_mutex_lock(&g->mu);
+    while (!g->open)
+        pthread_cond_wait(&g->cond, &g->mu);
+    g->got++;
+    pthread_mutex_unlock(&g->mu);
+    return 0;
+}
+
+/* Receive queues are bounded by bytes too: with the application stuck,
+ * 64 KiB messages queue up to the 1 MiB bound, the rest are dropped and
+ * reported; once it moves on, what was queued arrives. */
+static void receive_queue_is_bounded_by_bytes(void)
+{
+    static gated g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0};
+    static drop_count dc = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    static inbox x = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    const char *listen[] = {"http://127.0.0.1:0"};
+    rh_transport_config cfg = {
+        .id = 0x92, .cluster_id = CID, .listen = listen, .n_listen = 1,
+        .queue_bytes = 1 << 20, .probe_interval_ms = -1,
+        .raft = {.ctx = &g, .process = gated_process},
+        .on_event = on_drop_event, .event_ctx = &dc,
+    };
+    rh_transport *r = rh_transport_new(&cfg, NULL, 0);
+    rh_transport *s = make(0x91, 0, &x, 20);
+    CHECK(r && s);
+    if (!r || !s) {
+        rh_transport_free(r);
+        rh_transport_free(s);
+        return;
+    }
+    add_peer(r, 0x91, rh_transport_listen_port(s, 0));
+    add_peer(s, 0x92, rh_transport_listen_port(r, 0));
+    rh_transport_start(r);
+    rh_transport_start(s);
+    CHECK(wait_active(s, r, 3000));
+    sleep_ms(200); /* all four streams */
+    static uint8_t data[64 << 10];
+    rh_entry e = {.term = 1, .index = 1, .data = {data, sizeof(data)}};
+    rh_msg m = {.type = RH_MSG_APP, .to = 0x92, .from = 0x91, .term = 1,
+                .entries = &e, .n_entries = 1};
+    for (int i = 0; i < 100; i++)
+        rh_transport_send(s, &m, 1);
+    int dropped = 0;
+    for (int i = 0; i < 400 && dropped < 60; i++) {
+        sleep_ms(10);
+        pthread_mutex_lock(&dc.mu);
+        dropped = dc.dropped;
+        pthread_mutex_unlock(&dc.mu);
+    }
+    /* 1 MiB holds 15 of them (plus the one process holds): the rest go */
+    CHECK(dropped >= 60 && dropped <= 90);
+    pthread_mutex_lock(&dc.mu);
+    CHECK(strstr(dc.reason, "receive queue full") != NULL);
+    pthread_mutex_unlock(&dc.mu);
+    pthread_mutex_lock(&g.mu);
+    g.open = true;
+    pthread_cond_broadcast(&g.cond);
+    pthread_mutex_unlock(&g.mu);
+    size_t got = 0;
+    for (int i = 0; i < 300 && got + (size_t)dropped < 100; i++) {
+        sleep_ms(10);
+        pthread_mutex_lock(&g.mu);
+        got = g.got;
+        pthread_mutex_unlock(&g.mu);
+    }
+    CHECK_EQ_U64(got + (size_t)dropped, 100); /* each delivered or reported */
+    rh_transport_free(s);
+    rh_transport_free(r);
+    inbox_clear(&x);
+}
+
 /* A peer that dials our stream and then never reads: the writer's queue
  * fills to its byte bound and drops with a reason, memory stays bounded,
  * and the 5 s write timeout ends the connection. */
@@ -878,6 +963,7 @@ int main(int argc, char **argv)
     TEST(learned_remotes_are_bounded);
     TEST(snapshot_body_from_a_pipe);
     TEST(slow_peer_is_bounded_by_bytes_then_timed_out);
+    TEST(receive_queue_is_bounded_by_bytes);
     stop_with_traffic_in_flight(cycles);
     fprintf(stderr, "%s stop_with_traffic_in_flight (%d cycles)\n",
             check_failures ? "?" : "ok  ", cycles);
