@@ -41,9 +41,7 @@
 #include "cli/node.h"
 #include "json/msg_json.h"
 #include "rafthttp/transport.h"
-
-/* Lives in the transport (src/transport/util.c): 0..3 = debug..error. */
-extern int rh_log_level;
+#include "transport/log.h"
 
 #define CMD "node"
 /* The longest stdin line: the JSON reader's own input cap. */
@@ -189,23 +187,10 @@ typedef struct node {
 static void node_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void node_log(int level, const char *fmt, ...)
 {
-    static const char *names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
-    if (level < rh_log_level)
-        return;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char line[1024];
-    int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ %-5s rafthttp node: ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000, names[level & 3]);
     va_list ap;
     va_start(ap, fmt);
-    if (n > 0 && (size_t)n < sizeof(line))
-        vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    rh_vlogf("rafthttp node", level, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s\n", line);
 }
 
 /* ---- events (stdout) ------------------------------------------------------------------ */
@@ -1138,8 +1123,12 @@ int cli_node_main(int argc, char **argv)
         node_free(n);
         return CLI_EXIT_FAIL;
     }
-    node_log(1, "member %s of cluster %s serving on %s (%zu peers)", id, cid,
-             n->args.listen[0], n->args.n_peers);
+    char where[600];
+    int port0 = rh_transport_listen_port(n->t, 0);
+    if (port0 <= 0 || !node_url_with_port(n->args.listen[0], port0, where, sizeof(where)))
+        snprintf(where, sizeof(where), "%s", n->args.listen[0]);
+    node_log(1, "member %s of cluster %s serving on %s (%zu peers)", id, cid, where,
+             n->args.n_peers);
 
     pthread_t reader;
     bool reading = false;

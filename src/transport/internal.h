@@ -20,11 +20,7 @@
 #include "rafthttp/stream_codec.h"
 #include "rafthttp/transport.h"
 
-/* ---- logging ------------------------------------------------------------ */
-
-enum { RH_LOG_DEBUG, RH_LOG_INFO, RH_LOG_WARN, RH_LOG_ERROR };
-extern int rh_log_level; /* messages below it are not printed */
-void rh_logf(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#include "transport/log.h"
 
 /* ---- small helpers ------------------------------------------------------ */
 

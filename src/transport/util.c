@@ -16,7 +16,7 @@
 
 int rh_log_level = RH_LOG_INFO;
 
-void rh_logf(int level, const char *fmt, ...)
+void rh_vlogf(const char *who, int level, const char *fmt, va_list ap)
 {
     static const char *names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
     if (level < rh_log_level)
@@ -26,15 +26,20 @@ void rh_logf(int level, const char *fmt, ...)
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
     char line[1024];
-    int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ %-5s rafthttp: ",
+    int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ %-5s %s: ",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000, names[level & 3]);
-    va_list ap;
-    va_start(ap, fmt);
+                     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000, names[level & 3], who);
     if (n > 0 && (size_t)n < sizeof(line))
         vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    fprintf(stderr, "%s\n", line); /* one write: lines of threads do not mix */
+}
+
+void rh_logf(int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    rh_vlogf("rafthttp", level, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s\n", line);
 }
 
 int64_t rh_now_ms(void)
