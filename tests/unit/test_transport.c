@@ -112,6 +112,10 @@ static void add_peer(rh_transport *t, uint64_t id, int port)
     rh_transport_add_peer(t, id, urls, 1);
 }
 
+/* Two new transports made peers of each other and started; false (both
+ * freed) when either is missing or they do not come up in 3 s. */
+static bool start_pair(rh_transport *a, uint64_t a_id, rh_transport *b, uint64_t b_id);
+
 /* Both writers attached on both sides: each side sees the peer active. */
 static bool wait_active(rh_transport *a, rh_transport *b, int ms)
 {
@@ -120,6 +124,24 @@ static bool wait_active(rh_transport *a, rh_transport *b, int ms)
             return true;
         sleep_ms(5);
     }
+    return false;
+}
+
+static bool start_pair(rh_transport *a, uint64_t a_id, rh_transport *b, uint64_t b_id)
+{
+    if (!a || !b) {
+        rh_transport_free(a);
+        rh_transport_free(b);
+        return false;
+    }
+    add_peer(a, b_id, rh_transport_listen_port(b, 0));
+    add_peer(b, a_id, rh_transport_listen_port(a, 0));
+    rh_transport_start(a);
+    rh_transport_start(b);
+    if (wait_active(a, b, 3000))
+        return true;
+    rh_transport_free(a);
+    rh_transport_free(b);
     return false;
 }
 
@@ -642,17 +664,10 @@ static void snapshot_body_from_a_pipe(void)
     snap_dir = dir;
     rh_transport *a = make(0x81, 0, &x, 20), *b = make(0x82, 0, &y, 20);
     snap_dir = NULL;
-    CHECK(a && b);
-    if (!a || !b) {
-        rh_transport_free(a);
-        rh_transport_free(b);
+    if (!start_pair(a, 0x81, b, 0x82)) {
+        CHECK(0);
         return;
     }
-    add_peer(a, 0x82, rh_transport_listen_port(b, 0));
-    add_peer(b, 0x81, rh_transport_listen_port(a, 0));
-    rh_transport_start(a);
-    rh_transport_start(b);
-    CHECK(wait_active(a, b, 3000));
     int pfd[2];
     CHECK(pipe(pfd) == 0);
     slow_writer w = {pfd[1], 5, 100000, 0};
@@ -750,17 +765,10 @@ static void receive_queue_is_bounded_by_bytes(void)
     scfg.queue_bytes = 0;
     scfg.raft = (rh_raft){.ctx = &x, .process = process};
     rh_transport *s = rh_transport_new(&scfg, NULL, 0);
-    CHECK(r && s);
-    if (!r || !s) {
-        rh_transport_free(r);
-        rh_transport_free(s);
+    if (!start_pair(r, 0x92, s, 0x91)) {
+        CHECK(0);
         return;
     }
-    add_peer(r, 0x91, rh_transport_listen_port(s, 0));
-    add_peer(s, 0x92, rh_transport_listen_port(r, 0));
-    rh_transport_start(r);
-    rh_transport_start(s);
-    CHECK(wait_active(s, r, 3000));
     sleep_ms(200); /* all four streams */
     static uint8_t data[64 << 10];
     rh_entry e = {.term = 1, .index = 1, .data = {data, sizeof(data)}};
