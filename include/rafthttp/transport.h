@@ -76,6 +76,19 @@ typedef struct rh_event {
     const char *text;     /* reason or error text, may be NULL */
 } rh_event;
 
+/* Where `process` runs (rh_transport_config.delivery). */
+enum rh_delivery_mode {
+    /* A delivery thread, fed in batches by bounded per-peer queues: a slow
+     * `process` delays only that thread (etcd's recvc/propc). */
+    RH_DELIVER_ON_THREAD = 0,
+    /* The loop thread itself, straight from the decoder: no queue, no
+     * thread hop, no copy. For applications whose `process` is quick (it
+     * stalls every peer while it runs); rh_transport_send called from it
+     * skips the command queue. Received snapshots still go through the
+     * delivery thread. */
+    RH_DELIVER_ON_LOOP = 1,
+};
+
 typedef struct rh_transport_config {
     uint64_t id;                  /* local member ID */
     uint64_t cluster_id;          /* cluster ID */
@@ -104,6 +117,7 @@ typedef struct rh_transport_config {
                                    * copied); NULL: /members is 404 */
     const char *snap_dir;         /* where received snapshot bodies go; NULL: refused (500) */
     rh_raft raft;                 /* required: process */
+    int delivery;                 /* rh_delivery_mode, default RH_DELIVER_ON_THREAD */
     void (*on_event)(void *ctx, const rh_event *ev); /* optional, loop thread */
     bool trace_sent;              /* emit RH_EV_SENT once a frame left for the socket */
     void *event_ctx;

@@ -34,6 +34,8 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2 };
 int cli_decode_main(int argc, char **argv);
 int cli_encode_main(int argc, char **argv);
 extern const char cli_decode_help[];
+int cli_bench_main(int argc, char **argv);
+extern const char cli_bench_help[];
 extern const char cli_encode_help[];
 
 /* ---- arguments ---------------------------------------------------------- */

@@ -15,6 +15,7 @@ typedef struct cli_command {
 } cli_command;
 
 static const cli_command commands[] = {
+    {"bench", cli_bench_main, cli_bench_help},
     {"decode", cli_decode_main, cli_decode_help},
     {"encode", cli_encode_main, cli_encode_help},
     {"node", cli_node_main, cli_node_help},
@@ -29,6 +30,7 @@ static const char main_help[] =
     "    rafthttp decode [--stream message|msgappv2] [--local ID --remote ID] [FILE]\n"
     "    rafthttp encode [--stream message|msgappv2] [FILE]\n"
     "    rafthttp node --id ID --cluster-id ID --listen URL [--peer ID=URL]... [OPTIONS]\n"
+    "    rafthttp bench --case msgappv2|message|heartbeat|rtt [--size BYTES] [--seconds S]\n"
     "    rafthttp help [COMMAND]\n"
     "    rafthttp --version\n"
     "\n"
@@ -38,6 +40,8 @@ static const char main_help[] =
     "    encode   write a stream body from JSON Lines of messages\n"
     "    node     run one transport member: messages and commands in on\n"
     "             stdin, events out on stdout (JSON Lines)\n"
+    "    bench    two transports in one process over loopback: throughput,\n"
+    "             CPU and round-trip time\n"
     "\n"
     "    Messages are JSON objects with etcd raftpb's fields in lowerCamel,\n"
     "    enums by name, bytes as standard base64, e.g.\n"

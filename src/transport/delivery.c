@@ -70,10 +70,31 @@ static bool ring_grow(delivery *d)
     return true;
 }
 
+static void process_logged(rh_transport *t, const rh_msg *m, const char *via, uint64_t from)
+{
+    if (t->cfg.raft.process(t->cfg.raft.ctx, m, via) != 0)
+        rh_logf(RH_LOG_WARN, "process of %s from %016llx failed",
+                rh_msg_type_name(m->type) ? rh_msg_type_name(m->type) : "message",
+                (unsigned long long)from);
+}
+
+void delivery_on_loop(rh_transport *t, uint64_t from, const rh_msg *m, const char *via)
+{
+    process_logged(t, m, via, from);
+}
+
 size_t delivery_push(rh_transport *t, uint64_t from, rh_msg **msgs, const char **via,
                      size_t n, bool *accepted)
 {
     delivery *d = &t->dq;
+    if (t->cfg.delivery == RH_DELIVER_ON_LOOP) {
+        for (size_t i = 0; i < n; i++) {
+            process_logged(t, msgs[i], via[i], from);
+            rh_msg_free(msgs[i]);
+            accepted[i] = true;
+        }
+        return n;
+    }
     size_t ok = 0;
     pthread_mutex_lock(&d->mu);
     delivery_count *c = count_for(d, from);
@@ -173,12 +194,12 @@ static void *delivery_main(void *arg)
             } else if (batch[i].snap_file && t->cfg.raft.process_snapshot) {
                 rc = t->cfg.raft.process_snapshot(t->cfg.raft.ctx, batch[i].m,
                                                   batch[i].snap_file, batch[i].snap_bytes);
-            } else if (t->cfg.raft.process) {
-                rc = t->cfg.raft.process(t->cfg.raft.ctx, batch[i].m, batch[i].via);
+            } else {
+                process_logged(t, batch[i].m, batch[i].via, batch[i].from);
             }
             free(batch[i].snap_file);
             if (rc != 0)
-                rh_logf(RH_LOG_WARN, "process of %s from %016llx failed",
+                rh_logf(RH_LOG_WARN, "process_snapshot of %s from %016llx failed",
                         rh_msg_type_name(batch[i].m->type) ? rh_msg_type_name(batch[i].m->type)
                                                            : "message",
                         (unsigned long long)batch[i].from);

@@ -402,6 +402,8 @@ void delivery_stop(rh_transport *t);
  * order); the caller drops the rest. */
 size_t delivery_push(rh_transport *t, uint64_t from, rh_msg **msgs,
                      const char **via, size_t n, bool *accepted);
+/* RH_DELIVER_ON_LOOP: process(m) now, on the loop thread; m stays the caller's. */
+void delivery_on_loop(rh_transport *t, uint64_t from, const rh_msg *m, const char *via);
 /* A received snapshot: m (owned on success) and its saved file. */
 bool delivery_push_snapshot(rh_transport *t, uint64_t from, rh_msg *m, const char *path,
                             uint64_t bytes);
