@@ -230,6 +230,11 @@ int rh_msg_decode(const uint8_t *buf, size_t len, rh_msg *out, rh_arena *arena,
 /* Deep copy of src into one allocation (arrays and bytes included); NULL when
  * out of memory. Free with rh_msg_free. */
 rh_msg *rh_msg_clone(const rh_msg *src);
+/* The same copy into memory the caller provides: rh_msg_clone_size(src)
+ * bytes, 8-byte aligned. The copy points only into that memory; the
+ * caller frees it (not rh_msg_free). */
+size_t rh_msg_clone_size(const rh_msg *src);
+rh_msg *rh_msg_clone_to(const rh_msg *src, void *mem);
 void rh_msg_free(rh_msg *m);
 
 /* Field-by-field equality, bytes by content and presence, has_snapshot

@@ -1115,16 +1115,23 @@ static void clone_into(rh_msg *dst, const rh_msg *src, uint8_t **cur)
     }
 }
 
-rh_msg *rh_msg_clone(const rh_msg *src)
+size_t rh_msg_clone_size(const rh_msg *src)
 {
-    size_t total = ALIGN8(sizeof(rh_msg)) + msg_extra(src);
-    uint8_t *mem = malloc(total);
-    if (!mem)
-        return NULL;
-    rh_msg *m = (rh_msg *)(void *)mem;
-    uint8_t *cur = mem + ALIGN8(sizeof(rh_msg));
+    return ALIGN8(sizeof(rh_msg)) + msg_extra(src);
+}
+
+rh_msg *rh_msg_clone_to(const rh_msg *src, void *mem)
+{
+    rh_msg *m = mem;
+    uint8_t *cur = (uint8_t *)mem + ALIGN8(sizeof(rh_msg));
     clone_into(m, src, &cur);
     return m;
+}
+
+rh_msg *rh_msg_clone(const rh_msg *src)
+{
+    void *mem = malloc(rh_msg_clone_size(src));
+    return mem ? rh_msg_clone_to(src, mem) : NULL;
 }
 
 void rh_msg_free(rh_msg *m)

@@ -90,7 +90,7 @@ size_t delivery_push(rh_transport *t, uint64_t from, rh_msg **msgs, const char *
     if (t->cfg.delivery == RH_DELIVER_ON_LOOP) {
         for (size_t i = 0; i < n; i++) {
             process_logged(t, msgs[i], via[i], from);
-            rh_msg_free(msgs[i]);
+            tmsg_free(msgs[i]);
             accepted[i] = true;
         }
         return n;
@@ -203,7 +203,7 @@ static void *delivery_main(void *arg)
                         rh_msg_type_name(batch[i].m->type) ? rh_msg_type_name(batch[i].m->type)
                                                            : "message",
                         (unsigned long long)batch[i].from);
-            rh_msg_free(batch[i].m);
+            tmsg_free(batch[i].m);
         }
     }
 }
@@ -229,7 +229,7 @@ void delivery_stop(rh_transport *t)
     d->started = false;
     while (d->len) {
         free(d->items[d->head].snap_file);
-        rh_msg_free(d->items[d->head].m);
+        tmsg_free(d->items[d->head].m);
         d->head = (d->head + 1) % d->cap;
         d->len--;
     }

@@ -21,6 +21,7 @@
 #include "rafthttp/transport.h"
 
 #include "transport/log.h"
+#include "transport/tmsg.h"
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -77,6 +78,10 @@ void msgq_free(msgq *q);      /* frees queued messages too */
 void msgq_clear(msgq *q);     /* frees queued messages */
 bool msgq_push(msgq *q, rh_msg *m, size_t size); /* false when full */
 rh_msg *msgq_pop(msgq *q);
+static inline rh_msg *msgq_peek(const msgq *q) /* the next to pop; q->len > 0 */
+{
+    return q->items[q->head].m;
+}
 
 /* ---- stream writer / reader ------------------------------------------------ */
 
@@ -89,6 +94,7 @@ typedef struct stream_writer {
     rh_stream_encoder enc;    /* state for the attached connection */
     msgq q;                   /* streamBufSize messages, queue_bytes bytes */
     struct event *tick;       /* link heartbeat timer, ConnReadTimeout/3 */
+    struct event *kick;       /* made active by writer_send: pump after the batch */
     bool wrote_since_tick;    /* something went out since the last tick */
     /* trace_sent: frames in the output buffer, reported once written */
     struct sent_rec *sent;    /* ring, owned */
@@ -379,6 +385,7 @@ struct rh_transport {
     uint64_t snap_recv_fail_unknown; /* snapshot receive failures before the sender is known */
     char *members_json;          /* owned copy of cfg.members_json */
     delivery dq;
+    tmsg_cache msg_cache;        /* free message blocks, any thread (atomic) */
 };
 
 void transport_emit(rh_transport *t, int kind, uint64_t peer_id, int32_t type,

@@ -50,7 +50,7 @@ static void finish_msg(pipe_conn *c, bool okay, const char *why)
         if (m->type == RH_MSG_SNAP && t->cfg.raft.report_snapshot)
             t->cfg.raft.report_snapshot(t->cfg.raft.ctx, m->to, false);
     }
-    rh_msg_free(m);
+    tmsg_free(m);
 }
 
 static void conn_fail(pipe_conn *c, const char *why)
@@ -258,7 +258,7 @@ void pipeline_send(pipeline *pl, rh_msg *m, size_t size)
             t->cfg.raft.report_unreachable(t->cfg.raft.ctx, m->to);
         if (m->type == RH_MSG_SNAP && t->cfg.raft.report_snapshot)
             t->cfg.raft.report_snapshot(t->cfg.raft.ctx, m->to, false);
-        rh_msg_free(m);
+        tmsg_free(m);
         return;
     }
     pipeline_pump(pl);
@@ -269,7 +269,7 @@ void pipeline_free(pipeline *pl)
     for (int i = 0; i < RH_PIPELINE_CONNS; i++) {
         conn_drop(&pl->conns[i]);
         if (pl->conns[i].m) {
-            rh_msg_free(pl->conns[i].m);
+            tmsg_free(pl->conns[i].m);
             pl->conns[i].m = NULL;
         }
     }

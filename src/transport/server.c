@@ -150,7 +150,7 @@ static void snap_discard(server_conn *c)
     }
     c->store_paused = c->finishing = false;
     if (c->snap_msg) {
-        rh_msg_free(c->snap_msg);
+        tmsg_free(c->snap_msg);
         c->snap_msg = NULL;
     }
 }
@@ -413,7 +413,7 @@ static void pipeline_complete(server_conn *c)
     peer *p = transport_find_peer(t, m.from);
     if (p)
         p->st->recv_bytes += c->len;
-    rh_msg *owned = rh_msg_clone(&m);
+    rh_msg *owned = tmsg_clone(&m);
     rh_arena_free(&a);
     if (!owned) {
         http_error(c, 500, "error processing raft message", NULL, 0);
@@ -426,7 +426,7 @@ static void pipeline_complete(server_conn *c)
     delivery_push(t, m.from, &owned, &via, 1, &accepted);
     if (!accepted) {
         transport_emit(t, RH_EV_DROPPED, m.from, owned->type, via, "receive queue full");
-        rh_msg_free(owned);
+        tmsg_free(owned);
         http_error(c, 500, "error processing raft message", NULL, 0);
         return;
     }
@@ -548,7 +548,7 @@ static int snap_sink(server_conn *c, const uint8_t *p, size_t n)
             http_error(c, 400, "wrong raft message type", NULL, 0);
             return -1;
         }
-        c->snap_msg = rh_msg_clone(&m);
+        c->snap_msg = tmsg_clone(&m);
         rh_arena_free(&a);
         c->snap_done = true;
         /* rows exist for peers and remotes only: an unknown sender is not
@@ -652,7 +652,7 @@ static void on_store(evutil_socket_t fd, short what, void *arg)
     c->snap_msg = NULL;
     if (!delivery_push_snapshot(t, m->from, m, path, c->snap_bytes)) {
         transport_emit(t, RH_EV_DROPPED, m->from, m->type, "snapshot", "receive queue full");
-        rh_msg_free(m);
+        tmsg_free(m);
         http_error(c, 500, "error processing raft message", NULL, 0);
         return;
     }

@@ -72,7 +72,7 @@ static void snap_free(snap_send *s)
         close(s->fd); /* a feeder still writing gets EPIPE and ends */
     if (s->feeding)
         pthread_join(s->feeder, NULL);
-    rh_msg_free(s->m);
+    tmsg_free(s->m);
     free(s);
 }
 
@@ -312,7 +312,7 @@ void snapshot_send_start(rh_transport *t, rh_msg *m, int fd, uint64_t size)
         close(fd);
         if (t->cfg.raft.report_snapshot)
             t->cfg.raft.report_snapshot(t->cfg.raft.ctx, m->to, false);
-        rh_msg_free(m);
+        tmsg_free(m);
         return;
     }
     s->t = t;

@@ -99,22 +99,30 @@ static void send_request(stream_reader *r)
     bufferevent_write(r->bev, buf, n);
 }
 
-/* Delivers decoded messages in batches: one lock per read callback. */
+/* Decoded messages reach delivery in batches (one lock per batch), copied
+ * into shared blocks (tmsg.h); with RH_DELIVER_ON_LOOP they go to `process`
+ * straight from the decoder, uncopied. */
 #define BATCH 64
 
-static void flush_batch(stream_reader *r, rh_msg **batch, size_t *n)
+typedef struct rbatch {
+    rh_msg *m[BATCH];
+    size_t n;
+    tmsg_batch tb; /* the block the copies share */
+} rbatch;
+
+static void flush_batch(stream_reader *r, rbatch *b)
 {
     const char *via[BATCH];
-    for (size_t i = 0; i < *n; i++)
+    for (size_t i = 0; i < b->n; i++)
         via[i] = via_name(r->kind);
-    peer_route_received(r->p, batch, via, *n);
-    *n = 0;
+    peer_route_received(r->p, b->m, via, b->n);
+    b->n = 0;
 }
 
 /* Feeds body payload to the stream decoder. Returns 0, or -1 after finish(). */
-static int feed_payload(stream_reader *r, const uint8_t *data, size_t len,
-                        rh_msg **batch, size_t *nb)
+static int feed_payload(stream_reader *r, const uint8_t *data, size_t len, rbatch *b)
 {
+    bool on_loop = r->p->t->cfg.delivery == RH_DELIVER_ON_LOOP;
     while (len) {
         size_t used;
         rh_msg m;
@@ -128,30 +136,43 @@ static int feed_payload(stream_reader *r, const uint8_t *data, size_t len,
                      rh_stream_kind_name(r->kind), (unsigned long long)err.offset, err.msg);
             rh_logf(RH_LOG_WARN, "peer %016llx: %s", (unsigned long long)r->p->id, why);
             r->p->st->recv_failures++;
-            flush_batch(r, batch, nb);
+            flush_batch(r, b);
             finish(r, "read", why, false);
             return -1;
         }
         if (rc == 1) {
-            r->p->st->recv_bytes += rh_msg_size(&m);
+            r->p->st->recv_bytes += rh_msg_size(&m); /* etcd counts m.Size() */
             if (rh_msg_is_link_heartbeat(&m) || r->p->paused)
                 continue;
-            rh_msg *c = rh_msg_clone(&m);
+            if (on_loop) {
+                delivery_on_loop(r->p->t, r->p->id, &m, via_name(r->kind));
+                continue;
+            }
+            rh_msg *c = tmsg_copy(&b->tb, &m);
             if (!c)
                 continue;
-            batch[(*nb)++] = c;
-            if (*nb == BATCH)
-                flush_batch(r, batch, nb);
+            b->m[b->n++] = c;
+            if (b->n == BATCH)
+                flush_batch(r, b);
         }
     }
     return 0;
 }
 
+static void read_body_batch(stream_reader *r, rbatch *b);
+
 static void read_body(stream_reader *r)
 {
+    rbatch b;
+    b.n = 0;
+    tmsg_batch_init(&b.tb, &r->p->t->msg_cache);
+    read_body_batch(r, &b);
+    tmsg_batch_end(&b.tb);
+}
+
+static void read_body_batch(stream_reader *r, rbatch *b)
+{
     struct evbuffer *in = bufferevent_get_input(r->bev);
-    rh_msg *batch[BATCH];
-    size_t nb = 0;
     while (evbuffer_get_length(in) > 0) {
         struct evbuffer_iovec v;
         if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
@@ -167,29 +188,29 @@ static void read_body(stream_reader *r)
                                               &data, &dlen, &err);
                 off += used;
                 if (rc < 0) {
-                    flush_batch(r, batch, &nb);
+                    flush_batch(r, b);
                     finish(r, "read", err.msg, false);
                     return;
                 }
                 if (rc == RH_HTTP_CHUNK_DONE) {
-                    flush_batch(r, batch, &nb);
+                    flush_batch(r, b);
                     finish(r, NULL, NULL, false); /* EOF: etcd does not deactivate */
                     return;
                 }
                 if (rc == RH_HTTP_CHUNK_DATA &&
-                    feed_payload(r, data, dlen, batch, &nb) < 0)
+                    feed_payload(r, data, dlen, b) < 0)
                     return;
             } else {
                 size_t take = seglen - off;
                 if (r->body.kind == RH_HTTP_BODY_LENGTH && take > r->body_left)
                     take = (size_t)r->body_left;
-                if (feed_payload(r, seg + off, take, batch, &nb) < 0)
+                if (feed_payload(r, seg + off, take, b) < 0)
                     return;
                 off += take;
                 if (r->body.kind == RH_HTTP_BODY_LENGTH) {
                     r->body_left -= take;
                     if (!r->body_left) {
-                        flush_batch(r, batch, &nb);
+                        flush_batch(r, b);
                         finish(r, NULL, NULL, false);
                         return;
                     }
@@ -198,7 +219,7 @@ static void read_body(stream_reader *r)
         }
         evbuffer_drain(in, seglen);
     }
-    flush_batch(r, batch, &nb);
+    flush_batch(r, b);
 }
 
 /* Is the remote's X-Server-Version one that has this stream type? As etcd:

@@ -46,7 +46,7 @@ static void msg_unref(const void *data, size_t len, void *arg)
     (void)len;
     msg_ref *r = arg;
     if (--r->refs == 0) {
-        rh_msg_free(r->m);
+        tmsg_free(r->m);
         free(r);
     }
 }
@@ -112,10 +112,10 @@ static int encode_chunk(stream_writer *w, rh_msg *m, bool *taken)
     return 0;
 }
 
-/* Remembers a frame for its `sent` event (trace_sent only). */
-static void sent_track(stream_writer *w, int32_t type, uint64_t to)
+/* Remembers a frame ending at stream byte `end` for its `sent` event. */
+static void sent_track(stream_writer *w, int32_t type, uint64_t to, uint64_t end)
 {
-    w->appended = w->written + evbuffer_get_length(bufferevent_get_output(w->bev));
+    w->appended = end;
     if (!w->p->t->cfg.trace_sent)
         return;
     if (w->sent_len == w->sent_cap) {
@@ -131,7 +131,7 @@ static void sent_track(stream_writer *w, int32_t type, uint64_t to)
         w->sent_head = 0;
     }
     w->sent[(w->sent_head + w->sent_len++) % w->sent_cap] =
-        (sent_rec){.end = w->appended, .to = to, .type = type};
+        (sent_rec){.end = end, .to = to, .type = type};
 }
 
 /* The output buffer lost bytes to the socket: report frames now written. */
@@ -148,24 +148,85 @@ static void on_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info
     }
 }
 
+/* Small frames queued together share one chunk of at most BATCH_CHUNK
+ * bytes, as Go's server writes one chunk per flush: one chunk header to
+ * write and parse per batch, not per message. Its size is written with a
+ * fixed width of 8 hex digits (leading zeros are valid chunk-size syntax,
+ * and Go's and our readers take them), so the frames can be encoded in
+ * place before their total is known. */
+#define BATCH_CHUNK (64u * 1024u)
+#define BATCH_HDR 10u /* "%08x\r\n" */
+
+/* Encodes queued small frames into one chunk; stops at a frame that
+ * references its data (sent by encode_chunk) or when the chunk is full.
+ * Returns -1 when out of memory. */
+static int encode_batch(stream_writer *w, size_t first_size)
+{
+    struct evbuffer *out = bufferevent_get_output(w->bev);
+    size_t cap = BATCH_HDR + first_size + RH_HTTP_CHUNK_END_LEN;
+    if (cap < BATCH_CHUNK)
+        cap = BATCH_CHUNK;
+    struct evbuffer_iovec v;
+    if (evbuffer_reserve_space(out, (ev_ssize_t)cap, &v, 1) < 1)
+        return -1;
+    uint64_t base = w->written + evbuffer_get_length(out) + BATCH_HDR;
+    uint8_t *p = (uint8_t *)v.iov_base + BATCH_HDR;
+    size_t used = 0, fs = first_size;
+    for (;;) {
+        rh_msg *m = msgq_pop(&w->q);
+        rh_stream_encode(&w->enc, m, p + used);
+        used += fs;
+        sent_track(w, m->type, m->to, base + used);
+        tmsg_free(m);
+        if (!w->q.len)
+            break;
+        size_t scratch, max_iov;
+        fs = rh_stream_scatter_size(&w->enc, msgq_peek(&w->q), &scratch, &max_iov);
+        if (max_iov > 1 || BATCH_HDR + used + fs + RH_HTTP_CHUNK_END_LEN > cap)
+            break;
+    }
+    static const char hex[] = "0123456789abcdef";
+    uint8_t *h = v.iov_base;
+    for (int i = 0; i < 8; i++)
+        h[i] = (uint8_t)hex[(used >> (28 - 4 * i)) & 0xf];
+    h[8] = '\r';
+    h[9] = '\n';
+    memcpy(p + used, RH_HTTP_CHUNK_END, RH_HTTP_CHUNK_END_LEN);
+    v.iov_len = BATCH_HDR + used + RH_HTTP_CHUNK_END_LEN;
+    if (evbuffer_commit_space(out, &v, 1) != 0)
+        return -1;
+    w->p->st->sent_bytes += used;
+    w->wrote_since_tick = true;
+    return 0;
+}
+
 static void pump(stream_writer *w)
 {
     if (!w->bev)
         return;
     struct evbuffer *out = bufferevent_get_output(w->bev);
     while (w->q.len && evbuffer_get_length(out) < WRITER_HIGH) {
+        size_t scratch, max_iov;
+        size_t fs = rh_stream_scatter_size(&w->enc, msgq_peek(&w->q), &scratch, &max_iov);
+        if (max_iov <= 1 && fs <= BATCH_CHUNK) {
+            if (encode_batch(w, fs) != 0) {
+                writer_close(w, "out of memory encoding a frame");
+                return;
+            }
+            continue;
+        }
         rh_msg *m = msgq_pop(&w->q);
         int32_t type = m->type;
         uint64_t to = m->to;
         bool taken;
         int rc = encode_chunk(w, m, &taken);
         if (!taken)
-            rh_msg_free(m);
+            tmsg_free(m);
         if (rc) {
             writer_close(w, "out of memory encoding a frame");
             return;
         }
-        sent_track(w, type, to);
+        sent_track(w, type, to, w->written + evbuffer_get_length(out));
     }
 }
 
@@ -183,6 +244,14 @@ static void fail(stream_writer *w, const char *action, const char *why)
     if (had_queue && p->t->cfg.raft.report_unreachable)
         p->t->cfg.raft.report_unreachable(p->t->cfg.raft.ctx, p->id);
     msgq_clear(&w->q);
+}
+
+/* Sends queued by one wakeup are encoded together, after it. */
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    pump(arg);
 }
 
 static void on_write(struct bufferevent *bev, void *arg)
@@ -232,6 +301,7 @@ void writer_init(stream_writer *w, peer *p, int kind)
     w->p = p;
     w->kind = kind;
     msgq_init(&w->q, RH_STREAM_BUF_SIZE, p->t->cfg.queue_bytes);
+    w->kick = event_new(p->t->base, -1, 0, on_kick, w);
     w->tick = event_new(p->t->base, -1, EV_PERSIST, on_tick, w);
     struct timeval tv = {RH_CONN_READ_TIMEOUT_MS / 3 / 1000,
                          (RH_CONN_READ_TIMEOUT_MS / 3 % 1000) * 1000};
@@ -278,10 +348,12 @@ void writer_send(stream_writer *w, rh_msg *m, size_t size)
             p->t->cfg.raft.report_unreachable(p->t->cfg.raft.ctx, m->to);
         if (m->type == RH_MSG_SNAP && p->t->cfg.raft.report_snapshot)
             p->t->cfg.raft.report_snapshot(p->t->cfg.raft.ctx, m->to, false);
-        rh_msg_free(m);
+        tmsg_free(m);
         return;
     }
-    pump(w);
+    /* encoded once the caller's whole batch is queued (one chunk, one write) */
+    if (w->bev && w->q.len == 1)
+        event_active(w->kick, 0, 0);
 }
 
 void writer_close(stream_writer *w, const char *why)
@@ -306,5 +378,8 @@ void writer_free(stream_writer *w)
     if (w->tick)
         event_free(w->tick);
     w->tick = NULL;
+    if (w->kick)
+        event_free(w->kick);
+    w->kick = NULL;
     msgq_free(&w->q);
 }

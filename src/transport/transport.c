@@ -53,6 +53,7 @@ struct cmd {
     metrics_req *metrics; /* C_METRICS: the waiting caller's request */
     int fd;               /* C_SEND_SNAP: the body's file, owned; -1 when none */
     uint64_t size;        /* C_SEND_SNAP: its size */
+    bool pooled;          /* C_SEND: c and msgs were tmsg_alloc'ed with the copies */
     cmd *next;
 };
 
@@ -88,7 +89,11 @@ static void cmd_free(cmd *c)
         close(c->fd);
     free_strv(c->urls, c->n_urls);
     for (size_t i = 0; i < c->n_msgs; i++)
-        rh_msg_free(c->msgs[i]);
+        tmsg_free(c->msgs[i]);
+    if (c->pooled) {
+        tmsg_release(c); /* the msgs array is part of it */
+        return;
+    }
     free(c->msgs);
     free(c);
 }
@@ -211,7 +216,7 @@ void peer_route_received(peer *p, rh_msg **batch, const char **via, size_t n)
                         (unsigned long long)p->id, why);
             p->st->recv_failures++;
             transport_emit(p->t, RH_EV_DROPPED, p->id, m->type, via[done + i], why);
-            rh_msg_free(m);
+            tmsg_free(m);
         }
         done += k;
     }
@@ -404,12 +409,12 @@ static void peer_send(rh_transport *t, rh_msg *m)
         rh_logf(RH_LOG_DEBUG, "ignored message to unknown peer %016llx",
                 (unsigned long long)m->to);
         transport_emit(t, RH_EV_DROPPED, m->to, m->type, NULL, "unknown peer");
-        rh_msg_free(m);
+        tmsg_free(m);
         return;
     }
     if (p->paused) { /* etcd drops silently; we report it */
         transport_emit(t, RH_EV_DROPPED, m->to, m->type, NULL, "peer paused (cutPeer/pause)");
-        rh_msg_free(m);
+        tmsg_free(m);
         return;
     }
     stream_writer *w = NULL;
@@ -515,13 +520,16 @@ static int post(rh_transport *t, cmd *c)
         cmd_free(c);
         return -ESHUTDOWN;
     }
+    /* the loop takes the whole list per wakeup: wake it only for the first */
+    bool first = t->cmds_head == NULL;
     if (t->cmds_tail)
         t->cmds_tail->next = c;
     else
         t->cmds_head = c;
     t->cmds_tail = c;
     pthread_mutex_unlock(&t->mu);
-    event_active(t->wake, EV_READ, 0);
+    if (first)
+        event_active(t->wake, EV_READ, 0);
     return 0;
 }
 
@@ -562,9 +570,15 @@ static void metrics_answer(rh_transport *t, metrics_req *r)
 
 /* ---- API ----------------------------------------------------------------- */
 
+/* The transport whose loop runs on this thread: its API calls from its own
+ * callbacks (process with RH_DELIVER_ON_LOOP, on_event) act at once instead
+ * of going through the command queue. */
+static _Thread_local rh_transport *on_loop_of;
+
 static void *loop_main(void *arg)
 {
     rh_transport *t = arg;
+    on_loop_of = t;
     /* every socket write happens on this thread: with SIGPIPE blocked here, a
      * write to a reset connection fails with EPIPE instead of killing the
      * application (which need not ignore SIGPIPE itself) */
@@ -766,6 +780,7 @@ void rh_transport_free(rh_transport *t)
     pthread_mutex_destroy(&t->mu);
     pthread_mutex_destroy(&t->dq.mu);
     pthread_cond_destroy(&t->dq.cond);
+    tmsg_cache_free(&t->msg_cache); /* last: every message is gone by now */
     free(t);
 }
 
@@ -794,26 +809,49 @@ int rh_transport_add_remote(rh_transport *t, uint64_t id, const char *const *url
     return post_simple(t, C_ADD_REMOTE, id, urls, n);
 }
 
+/* One call, one block: the command, its array and the copies of small
+ * messages share a block from the transport's cache (tmsg.h), so a steady
+ * sender allocates nothing; the loop is woken once per batch of calls. */
 int rh_transport_send(rh_transport *t, const rh_msg *msgs, size_t n)
 {
-    cmd *c = cmd_new(C_SEND, 0, NULL, 0);
-    if (!c)
-        return -ENOMEM;
-    c->msgs = calloc(n ? n : 1, sizeof(rh_msg *));
-    if (!c->msgs) {
-        free(c);
+    tmsg_batch b;
+    tmsg_batch_init(&b, &t->msg_cache);
+    if (on_loop_of == t) {
+        for (size_t i = 0; i < n; i++) {
+            if (msgs[i].to == 0)
+                continue;
+            rh_msg *m = tmsg_copy(&b, &msgs[i]);
+            if (!m) {
+                tmsg_batch_end(&b);
+                return -ENOMEM;
+            }
+            peer_send(t, m);
+        }
+        tmsg_batch_end(&b);
+        return 0;
+    }
+    cmd *c = tmsg_alloc(&b, sizeof(cmd) + (n ? n : 1) * sizeof(rh_msg *));
+    if (!c) {
+        tmsg_batch_end(&b);
         return -ENOMEM;
     }
+    memset(c, 0, sizeof(*c));
+    c->op = C_SEND;
+    c->fd = -1;
+    c->pooled = true;
+    c->msgs = (rh_msg **)(void *)(c + 1);
     for (size_t i = 0; i < n; i++) {
         if (msgs[i].to == 0)
             continue; /* etcd ignores messages to 0 */
-        rh_msg *m = rh_msg_clone(&msgs[i]);
+        rh_msg *m = tmsg_copy(&b, &msgs[i]);
         if (!m) {
+            tmsg_batch_end(&b);
             cmd_free(c);
             return -ENOMEM;
         }
         c->msgs[c->n_msgs++] = m;
     }
+    tmsg_batch_end(&b);
     return post(t, c);
 }
 
@@ -827,7 +865,7 @@ int rh_transport_send_snapshot(rh_transport *t, const rh_msg *m, int fd, uint64_
     c->fd = fd;
     c->size = size;
     c->msgs = calloc(1, sizeof(rh_msg *));
-    if (!c->msgs || !(c->msgs[0] = rh_msg_clone(m))) {
+    if (!c->msgs || !(c->msgs[0] = tmsg_clone(m))) {
         cmd_free(c);
         return -ENOMEM;
     }

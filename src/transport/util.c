@@ -215,7 +215,7 @@ int msgq_init(msgq *q, size_t cap, size_t max_bytes)
 void msgq_clear(msgq *q)
 {
     while (q->len)
-        rh_msg_free(msgq_pop(q));
+        tmsg_free(msgq_pop(q));
 }
 
 void msgq_free(msgq *q)

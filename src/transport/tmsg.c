@@ -1,0 +1,131 @@
+/*
+ * Transport-owned message copies in shared, reusable blocks (tmsg.h).
+ *
+ * Layout: a block is a tmsg_block header followed by messages, each one a
+ * tmsg_hdr then the rh_msg and its arrays and bytes (rh_msg_clone_to). A
+ * lone message is a tmsg_hdr with blk == NULL, then the copy. The block's
+ * count is one per live message plus one while a batch fills it.
+ */
+#include <stdlib.h>
+
+#include "transport/tmsg.h"
+
+struct tmsg_block {
+    _Atomic size_t refs;
+    tmsg_cache *cache; /* where it goes back when free (standard size only) */
+    size_t cap;        /* bytes after the header */
+};
+
+typedef struct tmsg_hdr {
+    tmsg_block *blk; /* NULL: a lone allocation */
+    uint64_t pad;    /* keeps the message 16-byte aligned after the header */
+} tmsg_hdr;
+
+#define HDR_ALIGN(n) (((n) + 15u) & ~(size_t)15u)
+#define BLOCK_HDR HDR_ALIGN(sizeof(tmsg_block))
+
+static void block_release(tmsg_block *blk)
+{
+    if (atomic_fetch_sub_explicit(&blk->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (blk->cache && blk->cap == TMSG_BLOCK_SIZE - BLOCK_HDR) {
+        for (size_t i = 0; i < TMSG_CACHE_SLOTS; i++) {
+            tmsg_block *expect = NULL;
+            if (atomic_compare_exchange_strong_explicit(&blk->cache->slot[i], &expect, blk,
+                                                        memory_order_release,
+                                                        memory_order_relaxed))
+                return;
+        }
+    }
+    free(blk);
+}
+
+static tmsg_block *block_get(tmsg_cache *cache)
+{
+    for (size_t i = 0; cache && i < TMSG_CACHE_SLOTS; i++) {
+        if (!atomic_load_explicit(&cache->slot[i], memory_order_relaxed))
+            continue;
+        tmsg_block *blk = atomic_exchange_explicit(&cache->slot[i], NULL, memory_order_acquire);
+        if (blk) {
+            atomic_store_explicit(&blk->refs, 1, memory_order_relaxed);
+            return blk;
+        }
+    }
+    tmsg_block *blk = malloc(TMSG_BLOCK_SIZE);
+    if (!blk)
+        return NULL;
+    atomic_init(&blk->refs, 1);
+    blk->cache = cache;
+    blk->cap = TMSG_BLOCK_SIZE - BLOCK_HDR;
+    return blk;
+}
+
+void tmsg_cache_free(tmsg_cache *c)
+{
+    for (size_t i = 0; i < TMSG_CACHE_SLOTS; i++)
+        free(atomic_exchange(&c->slot[i], NULL));
+}
+
+static void *alloc_alone(size_t n)
+{
+    tmsg_hdr *h = malloc(sizeof(tmsg_hdr) + n);
+    if (!h)
+        return NULL;
+    h->blk = NULL;
+    return h + 1;
+}
+
+void *tmsg_alloc(tmsg_batch *b, size_t n)
+{
+    size_t need = sizeof(tmsg_hdr) + HDR_ALIGN(n);
+    if (need > TMSG_SHARE_MAX)
+        return alloc_alone(n);
+    if (b->blk && b->used + need > b->blk->cap)
+        tmsg_batch_end(b);
+    if (!b->blk) {
+        if (!(b->blk = block_get(b->cache)))
+            return alloc_alone(n);
+        b->used = 0;
+    }
+    tmsg_hdr *h = (tmsg_hdr *)(void *)((char *)b->blk + BLOCK_HDR + b->used);
+    b->used += need;
+    h->blk = b->blk;
+    atomic_fetch_add_explicit(&b->blk->refs, 1, memory_order_relaxed);
+    return h + 1;
+}
+
+rh_msg *tmsg_clone(const rh_msg *src)
+{
+    void *mem = alloc_alone(rh_msg_clone_size(src));
+    return mem ? rh_msg_clone_to(src, mem) : NULL;
+}
+
+rh_msg *tmsg_copy(tmsg_batch *b, const rh_msg *src)
+{
+    void *mem = tmsg_alloc(b, rh_msg_clone_size(src));
+    return mem ? rh_msg_clone_to(src, mem) : NULL;
+}
+
+void tmsg_batch_end(tmsg_batch *b)
+{
+    if (b->blk)
+        block_release(b->blk);
+    b->blk = NULL;
+    b->used = 0;
+}
+
+void tmsg_release(void *p)
+{
+    if (!p)
+        return;
+    tmsg_hdr *h = (tmsg_hdr *)p - 1;
+    if (h->blk)
+        block_release(h->blk);
+    else
+        free(h);
+}
+
+void tmsg_free(rh_msg *m)
+{
+    tmsg_release(m);
+}

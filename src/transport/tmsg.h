@@ -1,0 +1,67 @@
+/*
+ * Messages the transport owns: copies of what the application sends and of
+ * what the stream readers decode, made without an allocation per message.
+ *
+ * A batch of messages (one rh_transport_send call, one read's worth of
+ * decoded frames) is copied into one block; each message in it carries a
+ * pointer back to the block, which is freed when its last message is. A
+ * message too large to share a block (over TMSG_SHARE_MAX) gets its own
+ * allocation. Freed blocks of the standard size are kept in a few per-
+ * transport slots and reused, so steady traffic allocates nothing.
+ *
+ * Threads: any thread may clone and free (the block count is atomic, the
+ * cache slots are atomic pointers); a message is used by one thread at a
+ * time, handed over through the locked queues that already exist.
+ */
+#ifndef RH_TRANSPORT_TMSG_H
+#define RH_TRANSPORT_TMSG_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "rafthttp/raftpb.h"
+
+/* Messages up to this copy size share blocks; larger ones are copied alone. */
+#define TMSG_SHARE_MAX (16u * 1024u)
+/* The standard block: cached when freed. Larger blocks are freed. */
+#define TMSG_BLOCK_SIZE (64u * 1024u)
+#define TMSG_CACHE_SLOTS 8
+
+typedef struct tmsg_block tmsg_block;
+
+/* A transport's cache of free standard blocks. */
+typedef struct tmsg_cache {
+    _Atomic(tmsg_block *) slot[TMSG_CACHE_SLOTS];
+} tmsg_cache;
+
+void tmsg_cache_free(tmsg_cache *c); /* frees the cached blocks */
+
+/* A block being filled by one thread. */
+typedef struct tmsg_batch {
+    tmsg_cache *cache;
+    tmsg_block *blk;  /* current block, NULL before the first message */
+    size_t used;      /* bytes of it handed out */
+} tmsg_batch;
+
+static inline void tmsg_batch_init(tmsg_batch *b, tmsg_cache *cache)
+{
+    b->cache = cache;
+    b->blk = NULL;
+    b->used = 0;
+}
+/* A copy of src, owned by the caller (free with tmsg_free); NULL when out of
+ * memory. Small messages share the batch's block. */
+rh_msg *tmsg_copy(tmsg_batch *b, const rh_msg *src);
+/* n bytes (16-byte aligned) from the batch's block, or alone when larger
+ * than TMSG_SHARE_MAX; free with tmsg_release. NULL when out of memory. */
+void *tmsg_alloc(tmsg_batch *b, size_t n);
+void tmsg_release(void *p);
+/* Drops the batch's hold on its block (copies made stay valid). */
+void tmsg_batch_end(tmsg_batch *b);
+
+/* A copy of src in its own allocation. */
+rh_msg *tmsg_clone(const rh_msg *src);
+/* Frees a message made by tmsg_copy or tmsg_clone; NULL is ignored. */
+void tmsg_free(rh_msg *m);
+
+#endif
