@@ -407,6 +407,48 @@ static int parse_frame(rh_stream_decoder *d, const uint8_t *f, size_t n, rh_msg 
     return 0;
 }
 
+/* The length of the frame at in[0..len) when all of it is there and
+ * within the limits, else 0 (the piece-by-piece path then reads it, and
+ * reports any error exactly as it would have). */
+static size_t whole_frame(const rh_stream_decoder *d, const uint8_t *in, size_t len)
+{
+    if (d->kind == RH_STREAM_MESSAGE) {
+        if (len < 8)
+            return 0;
+        uint64_t n = pb_get_be64(in);
+        return n <= d->max_frame && n <= len - 8 ? (size_t)n + 8 : 0;
+    }
+    if (len < 1)
+        return 0;
+    if (in[0] == RH_APPV2_LINK_HEARTBEAT)
+        return 1;
+    if (len < 9 || (in[0] != RH_APPV2_MSG_APP && in[0] != RH_APPV2_APP_ENTRIES))
+        return 0;
+    uint64_t v = pb_get_be64(in + 1);
+    if (in[0] == RH_APPV2_MSG_APP)
+        return v <= d->max_frame && v <= len - 9 ? (size_t)v + 9 : 0;
+    /* AppEntries: count, then count x (size, entry), then commit */
+    if (v > d->max_frame / 8)
+        return 0;
+    uint64_t payload = v * 8 + 8; /* as frame_reserve counts it */
+    if (payload > d->max_frame)
+        return 0;
+    size_t pos = 9;
+    for (uint64_t i = 0; i < v; i++) {
+        if (len - pos < 8)
+            return 0;
+        uint64_t sz = pb_get_be64(in + pos);
+        if (sz > d->max_frame - payload)
+            return 0;
+        payload += sz;
+        pos += 8;
+        if (sz > len - pos)
+            return 0;
+        pos += (size_t)sz;
+    }
+    return len - pos >= 8 ? pos + 8 : 0;
+}
+
 int rh_stream_decoder_feed(rh_stream_decoder *d, const uint8_t *in, size_t len,
                            size_t *consumed, rh_msg *out, rh_err *err)
 {
@@ -431,6 +473,14 @@ int rh_stream_decoder_feed(rh_stream_decoder *d, const uint8_t *in, size_t len,
         d->frame_len = 0;
         d->gathering = false;
         d->glen = 0;
+        /* the usual case: the whole frame is in this input, parse it in place */
+        size_t whole = whole_frame(d, in, len);
+        if (whole) {
+            d->offset += whole;
+            *consumed = whole;
+            int rc = parse_frame(d, in, whole, out, err);
+            return rc ? rc : 1;
+        }
         if (d->kind == RH_STREAM_MESSAGE)
             start_piece(d, P_MSG_LEN, 8);
         else
