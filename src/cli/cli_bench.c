@@ -20,7 +20,6 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -336,11 +335,12 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static double pct_us(const uint64_t *v, size_t n, double p)
+/* The p-th percentile (nearest rank) of sorted v, in microseconds. */
+static double pct_us(const uint64_t *v, size_t n, unsigned p)
 {
     if (!n)
         return 0;
-    size_t k = (size_t)ceil(p / 100.0 * (double)n);
+    size_t k = (p * n + 99) / 100;
     if (k < 1)
         k = 1;
     if (k > n)

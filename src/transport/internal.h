@@ -58,6 +58,9 @@ int transport_response_head(struct bufferevent *bev, rh_http_parser *hp,
 /* TCP keepalive and TCP_USER_TIMEOUT: half-open links are found even when
  * no read is pending (ours; etcd relies on Go's 30 s keepalive). */
 void rh_socket_tune(evutil_socket_t fd);
+/* Bytes a connection reads or writes per loop callback, at most (ours). */
+#define RH_IO_MAX (256u * 1024u)
+void rh_bev_tune(struct bufferevent *bev);
 
 /* ---- per-peer queues ------------------------------------------------------ */
 

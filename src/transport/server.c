@@ -880,6 +880,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         free(c);
         return;
     }
+    rh_bev_tune(c->bev);
     c->next = t->conns;
     if (t->conns)
         t->conns->prev = c;

@@ -125,6 +125,14 @@ void rh_socket_tune(evutil_socket_t fd)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 }
 
+void rh_bev_tune(struct bufferevent *bev)
+{
+    /* libevent moves at most 16 KiB per read or write callback by default:
+     * a 1 MiB frame took 64 trips through the loop each way */
+    bufferevent_set_max_single_read(bev, RH_IO_MAX);
+    bufferevent_set_max_single_write(bev, RH_IO_MAX);
+}
+
 struct bufferevent *rh_dial(rh_transport *t, const char *url, bufferevent_data_cb readcb,
                            bufferevent_data_cb writecb, bufferevent_event_cb eventcb,
                            void *arg, char *err, size_t errlen)
@@ -144,6 +152,7 @@ struct bufferevent *rh_dial(rh_transport *t, const char *url, bufferevent_data_c
         snprintf(err, errlen, "dial %s: out of memory", url);
         return NULL;
     }
+    rh_bev_tune(bev);
     bufferevent_setcb(bev, readcb, writecb, eventcb, arg);
     struct timeval dt = {t->cfg.dial_timeout_ms / 1000, (t->cfg.dial_timeout_ms % 1000) * 1000};
     bufferevent_set_timeouts(bev, &dt, &dt);
