@@ -5,9 +5,10 @@
 #     then the black-box suite (rafthttp node processes only, per the spec)
 #  2. gcc, Release: a warning-free -O2 build (the main job's)
 #     clang, Release, -Werror: the same unit tests (warning-free with both)
+#     gcc, TSan: the unit tests; the bench's cases, briefly (not timed)
 #  3. clang + libFuzzer: every fuzz target for FUZZ_SECONDS (default 15) each,
 #     seeded from the golden streams
-# Build trees: build-asan/, build-gcc-rel/, build-clang/, build-fuzz/ under the repo.
+# Build trees: build-asan/, build-gcc-rel/, build-clang/, build-tsan/, build-fuzz/ under the repo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -34,6 +35,16 @@ echo "== clang Release"
 cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Release -DRH_GOLDEN=OFF -DCMAKE_C_COMPILER=clang >/dev/null
 cmake --build build-clang -j"$jobs"
 ctest --test-dir build-clang --output-on-failure -j"$jobs" -L unit
+
+echo "== gcc + TSan: the unit tests (the transport's threads: API callers, loop, delivery)"
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRH_TSAN=ON -DRH_GOLDEN=OFF \
+      -DCMAKE_C_COMPILER=gcc >/dev/null
+cmake --build build-tsan -j"$jobs"
+TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} \
+  ctest --test-dir build-tsan --output-on-failure -j"$jobs" -L unit
+
+echo "== bench smoke: every rafthttp bench case runs, delivers and drops nothing (Release)"
+bench/smoke.sh build-gcc-rel
 
 echo "== fuzz smoke (${FUZZ_SECONDS:-15}s a target)"
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DRH_FUZZ=ON -DRH_SANITIZE=ON \

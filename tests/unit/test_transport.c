@@ -75,6 +75,15 @@ static size_t inbox_count(inbox *in)
     return n;
 }
 
+/* Peer events counted so far (active or inactive), read under the lock. */
+static int inbox_events(inbox *in, bool active)
+{
+    pthread_mutex_lock(&in->mu);
+    int n = active ? in->active : in->inactive;
+    pthread_mutex_unlock(&in->mu);
+    return n;
+}
+
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -197,7 +206,7 @@ static void every_type_arrives_in_order(void)
     CHECK(wait_count(&ib, RH_MSG_TYPE_COUNT, 3000));
     /* MsgApp travels on the other stream, so order holds per stream only:
      * match each arrival by its index (unique here) */
-    for (size_t i = 0; i < ib.n && i < RH_MSG_TYPE_COUNT; i++) {
+    for (size_t i = 0; i < inbox_count(&ib) && i < RH_MSG_TYPE_COUNT; i++) {
         const rh_msg *want = &msgs[ib.msgs[i]->index % RH_MSG_TYPE_COUNT];
         CHECK(rh_msg_equal(ib.msgs[i], want));
         const char *via = want->type == RH_MSG_APP    ? "streamMsgAppV2"
@@ -230,7 +239,7 @@ static void msgapp_run_goes_over_msgappv2_in_order(void)
         CHECK(rh_transport_send(tb, msgs + i, 100) == 0);
     CHECK(wait_count(&ia, N, 5000));
     size_t bad = 0;
-    for (size_t i = 0; i < ia.n && i < N; i++)
+    for (size_t i = 0; i < inbox_count(&ia) && i < N; i++)
         bad += !rh_msg_equal(ia.msgs[i], &msgs[i]) || strcmp(ia.via[i], "streamMsgAppV2");
     CHECK_EQ_U64(bad, 0);
     inbox_clear(&ia);
@@ -239,18 +248,18 @@ static void msgapp_run_goes_over_msgappv2_in_order(void)
 
 static void restarted_peer_goes_inactive_then_active(void)
 {
-    int inactive0 = ia.inactive, active0 = ia.active;
+    int inactive0 = inbox_events(&ia, false), active0 = inbox_events(&ia, true);
     rh_transport_free(tb);
     for (int i = 0; i < 200 && rh_transport_active_peers(ta) != 0; i++)
         sleep_ms(10);
     CHECK_EQ_U64(rh_transport_active_peers(ta), 0);
-    CHECK(ia.inactive > inactive0);
+    CHECK(inbox_events(&ia, false) > inactive0);
     tb = make(B_ID, pb, &ib, 20);
     CHECK(tb != NULL);
     add_peer(tb, A_ID, pa);
     rh_transport_start(tb);
     CHECK(wait_active(ta, tb, 1000)); /* within a second */
-    CHECK(ia.active > active0);
+    CHECK(inbox_events(&ia, true) > active0);
 }
 
 /* One raw HTTP exchange with 127.0.0.1:port; returns the status code and
@@ -328,7 +337,7 @@ static void pipeline_post_is_processed_with_204(void)
     CHECK_EQ_U64(raw_http(pb, req, (size_t)hl + bl, resp, sizeof(resp)), 204);
     CHECK(strstr(resp, "X-Etcd-Cluster-ID: c1d") != NULL);
     CHECK(wait_count(&ib, 1, 2000));
-    if (ib.n == 1) {
+    if (inbox_count(&ib) == 1) {
         CHECK(rh_msg_equal(ib.msgs[0], &m));
         CHECK(strcmp(ib.via[0], "pipeline") == 0);
     }
@@ -683,7 +692,7 @@ static void snapshot_body_from_a_pipe(void)
     CHECK(!w.done); /* the heartbeat went while the body was still coming */
     CHECK(wait_count(&y, 2, 5000));
     pthread_join(th, NULL);
-    if (y.n == 2) {
+    if (inbox_count(&y) == 2) {
         CHECK(y.msgs[0]->type == RH_MSG_HEARTBEAT); /* not held up by the trickle */
         CHECK(y.msgs[1]->type == RH_MSG_SNAP);
     }
