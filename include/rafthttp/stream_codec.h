@@ -99,6 +99,10 @@ int rh_stream_decoder_feed(rh_stream_decoder *d, const uint8_t *in, size_t len,
 uint64_t rh_stream_decoder_offset(const rh_stream_decoder *d);
 /* Stream offset where the frame in progress (or the next one) starts. */
 uint64_t rh_stream_decoder_frame_offset(const rh_stream_decoder *d);
+/* Bytes the frame in progress certainly still needs before it can complete
+ * (the rest of the piece being read: a length, an entry or a message body);
+ * 0 at a frame boundary. A reader may wait for that much before feeding. */
+uint64_t rh_stream_decoder_missing(const rh_stream_decoder *d);
 /* True at a frame boundary: an end of input here is a clean end. */
 bool rh_stream_decoder_at_boundary(const rh_stream_decoder *d);
 

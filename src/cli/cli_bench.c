@@ -75,7 +75,7 @@ typedef struct bench {
 
     /* rtt (member 1's process thread only, read after stop) */
     _Atomic bool measuring;
-    int64_t ping_ns;
+    _Atomic int64_t ping_ns; /* atomic: the hand-over is through sockets, which TSan cannot see */
     uint64_t *samples; /* ns */
     size_t n_samples, cap_samples;
     _Atomic uint64_t pongs;
@@ -157,7 +157,7 @@ static int32_t case_type(int kase)
 static void send_ping(bench *b)
 {
     rh_msg m = {.type = RH_MSG_HEARTBEAT, .to = 2, .from = 1, .term = 1};
-    b->ping_ns = mono_ns();
+    atomic_store_explicit(&b->ping_ns, mono_ns(), memory_order_relaxed);
     atomic_fetch_add_explicit(&b->sent, 1, memory_order_relaxed);
     rh_transport_send(b->t1, &m, 1);
 }
@@ -180,7 +180,7 @@ static int process1(void *ctx, const rh_msg *m, const char *via)
             b->samples = n;
             b->cap_samples = cap;
         }
-        b->samples[b->n_samples++] = (uint64_t)(now - b->ping_ns);
+        b->samples[b->n_samples++] = (uint64_t)(now - atomic_load_explicit(&b->ping_ns, memory_order_relaxed));
     }
     atomic_fetch_add_explicit(&b->pongs, 1, memory_order_release);
     if (!atomic_load_explicit(&b->stop, memory_order_acquire))

@@ -204,6 +204,11 @@ uint64_t rh_stream_decoder_frame_offset(const rh_stream_decoder *d)
     return d->piece == P_NONE ? d->offset : d->frame_offset;
 }
 
+uint64_t rh_stream_decoder_missing(const rh_stream_decoder *d)
+{
+    return d->piece == P_NONE || d->failed ? 0 : d->need;
+}
+
 bool rh_stream_decoder_at_boundary(const rh_stream_decoder *d)
 {
     return d->piece == P_NONE;

@@ -138,6 +138,8 @@ typedef struct stream_reader {
     rh_http_chunked chunked;    /* chunked decoder */
     uint64_t body_left;         /* RH_HTTP_BODY_LENGTH: bytes still expected */
     rh_stream_decoder *dec;     /* stream decoder for this connection */
+    int lowat;                  /* SO_RCVLOWAT set on bev's socket (1: kernel default) */
+    struct event *raw;          /* reads the body past the bufferevent (owned), or NULL */
 } stream_reader;
 
 /* ---- pipeline (POST /raft) -------------------------------------------------------- */
@@ -389,6 +391,7 @@ struct rh_transport {
     char *members_json;          /* owned copy of cfg.members_json */
     delivery dq;
     tmsg_cache msg_cache;        /* free message blocks, any thread (atomic) */
+    uint8_t *read_buf;           /* RH_IO_MAX bytes, stream readers' raw reads (loop) */
 };
 
 void transport_emit(rh_transport *t, int kind, uint64_t peer_id, int32_t type,

@@ -15,9 +15,13 @@
  * the previous one (etcd's rate limiter), with jitter after repeated
  * failures.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 
@@ -47,6 +51,10 @@ static void read_errbody(stream_reader *r, bool eof);
 
 static void drop_conn(stream_reader *r)
 {
+    if (r->raw) {
+        event_free(r->raw);
+        r->raw = NULL;
+    }
     if (r->bev) {
         bufferevent_free(r->bev);
         r->bev = NULL;
@@ -160,6 +168,33 @@ static int feed_payload(stream_reader *r, const uint8_t *data, size_t len, rbatc
 }
 
 static void read_body_batch(stream_reader *r, rbatch *b);
+static int body_bytes(stream_reader *r, const uint8_t *seg, size_t seglen, rbatch *b);
+
+/* A large frame arrives in many small reads (loopback wakes the reader for
+ * each few KiB): while one is missing more than LOWAT_MIN bytes, the socket
+ * is asked to wake us only once that much (up to RH_IO_MAX) is there
+ * (SO_RCVLOWAT). Chunk framing only adds bytes, so we never wait for more
+ * than will come. A read timeout with bytes waiting below the mark is not a
+ * silent peer: on_event lowers the mark and goes on (etcd's deadline is per
+ * read, and a trickle keeps it alive). */
+#define LOWAT_MIN (64u * 1024u)
+
+static void set_lowat(stream_reader *r, int lowat)
+{
+    if (lowat == r->lowat)
+        return;
+    evutil_socket_t fd = bufferevent_getfd(r->bev);
+    if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)) == 0)
+        r->lowat = lowat;
+}
+
+static void update_lowat(stream_reader *r)
+{
+    if (r->state != R_BODY || !r->bev || !r->dec)
+        return;
+    uint64_t missing = rh_stream_decoder_missing(r->dec);
+    set_lowat(r, missing < LOWAT_MIN ? 1 : missing > RH_IO_MAX ? (int)RH_IO_MAX : (int)missing);
+}
 
 static void read_body(stream_reader *r)
 {
@@ -168,8 +203,123 @@ static void read_body(stream_reader *r)
     tmsg_batch_init(&b.tb, &r->p->t->msg_cache);
     read_body_batch(r, &b);
     tmsg_batch_end(&b.tb);
+    update_lowat(r);
 }
 
+/* libevent 2.1 reads at most 4 KiB per callback into a bufferevent, so a
+ * stream body read that way costs an epoll round, an ioctl and a readv
+ * per 4 KiB. Once the body starts, a plain TCP stream is read here
+ * instead: up to RH_IO_MAX bytes a read into the transport's read buffer
+ * (the loop thread's, shared by every reader: a callback uses it and is
+ * done), decoded in place. The bufferevent keeps the writing side. */
+static void on_raw_event(evutil_socket_t fd, short what, void *arg)
+{
+    stream_reader *r = arg;
+    if (what & EV_TIMEOUT) {
+        int pending = 0;
+        if (r->lowat > 1 && ioctl(fd, FIONREAD, &pending) == 0 && pending > 0) {
+            set_lowat(r, 1); /* bytes came, fewer than we waited for */
+            return;
+        }
+        r->p->st->recv_failures++;
+        finish(r, "read", "i/o timeout", false);
+        return;
+    }
+    uint8_t *buf = r->p->t->read_buf;
+    ssize_t n = recv(fd, buf, RH_IO_MAX, 0);
+    if (n < 0) {
+        int e = errno;
+        if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR)
+            return;
+        r->p->st->recv_failures++;
+        finish(r, "read", evutil_socket_error_to_string(e), false);
+        return;
+    }
+    if (n == 0) {
+        if (r->body.kind == RH_HTTP_BODY_UNTIL_CLOSE && rh_stream_decoder_at_boundary(r->dec)) {
+            finish(r, NULL, NULL, false); /* clean EOF: not a failure in etcd */
+        } else {
+            r->p->st->recv_failures++;
+            finish(r, "read", "EOF", false);
+        }
+        return;
+    }
+    rbatch b;
+    b.n = 0;
+    tmsg_batch_init(&b.tb, &r->p->t->msg_cache);
+    if (body_bytes(r, buf, (size_t)n, &b) == 0)
+        flush_batch(r, &b);
+    tmsg_batch_end(&b.tb);
+    update_lowat(r);
+}
+
+/* Moves reading of the body from the bufferevent to on_raw_event (plain
+ * TCP). Stays on the bufferevent when no buffer or event can be had. */
+static void start_raw_reads(stream_reader *r)
+{
+    rh_transport *t = r->p->t;
+    if (!t->read_buf && !(t->read_buf = malloc(RH_IO_MAX)))
+        return;
+    evutil_socket_t fd = bufferevent_getfd(r->bev);
+    struct event *ev = event_new(t->base, fd, EV_READ | EV_PERSIST, on_raw_event, r);
+    if (!ev)
+        return;
+    struct timeval rt = {RH_CONN_READ_TIMEOUT_MS / 1000, 0};
+    if (event_add(ev, &rt) != 0) {
+        event_free(ev);
+        return;
+    }
+    bufferevent_disable(r->bev, EV_READ);
+    r->raw = ev;
+}
+
+/* Body bytes seg[0..seglen): chunk framing off, payload to the decoder.
+ * Returns 0, or -1 once the connection is finished (do not touch it). */
+static int body_bytes(stream_reader *r, const uint8_t *seg, size_t seglen, rbatch *b)
+{
+    size_t off = 0;
+    while (off < seglen) {
+        if (r->body.kind == RH_HTTP_BODY_CHUNKED) {
+            size_t used, dlen = 0;
+            const uint8_t *data = NULL;
+            rh_err err;
+            int rc = rh_http_chunked_feed(&r->chunked, seg + off, seglen - off, &used, &data,
+                                          &dlen, &err);
+            off += used;
+            if (rc < 0) {
+                flush_batch(r, b);
+                finish(r, "read", err.msg, false);
+                return -1;
+            }
+            if (rc == RH_HTTP_CHUNK_DONE) {
+                flush_batch(r, b);
+                finish(r, NULL, NULL, false); /* EOF: etcd does not deactivate */
+                return -1;
+            }
+            if (rc == RH_HTTP_CHUNK_DATA && feed_payload(r, data, dlen, b) < 0)
+                return -1;
+        } else {
+            size_t take = seglen - off;
+            if (r->body.kind == RH_HTTP_BODY_LENGTH && take > r->body_left)
+                take = (size_t)r->body_left;
+            if (feed_payload(r, seg + off, take, b) < 0)
+                return -1;
+            off += take;
+            if (r->body.kind == RH_HTTP_BODY_LENGTH) {
+                r->body_left -= take;
+                if (!r->body_left) {
+                    flush_batch(r, b);
+                    finish(r, NULL, NULL, false);
+                    return -1;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+/* What the bufferevent holds (the bytes read with the head, or all of the
+ * body when reads go through it). */
 static void read_body_batch(stream_reader *r, rbatch *b)
 {
     struct evbuffer *in = bufferevent_get_input(r->bev);
@@ -177,47 +327,9 @@ static void read_body_batch(stream_reader *r, rbatch *b)
         struct evbuffer_iovec v;
         if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
             break;
-        const uint8_t *seg = v.iov_base;
-        size_t seglen = v.iov_len, off = 0;
-        while (off < seglen) {
-            if (r->body.kind == RH_HTTP_BODY_CHUNKED) {
-                size_t used, dlen = 0;
-                const uint8_t *data = NULL;
-                rh_err err;
-                int rc = rh_http_chunked_feed(&r->chunked, seg + off, seglen - off, &used,
-                                              &data, &dlen, &err);
-                off += used;
-                if (rc < 0) {
-                    flush_batch(r, b);
-                    finish(r, "read", err.msg, false);
-                    return;
-                }
-                if (rc == RH_HTTP_CHUNK_DONE) {
-                    flush_batch(r, b);
-                    finish(r, NULL, NULL, false); /* EOF: etcd does not deactivate */
-                    return;
-                }
-                if (rc == RH_HTTP_CHUNK_DATA &&
-                    feed_payload(r, data, dlen, b) < 0)
-                    return;
-            } else {
-                size_t take = seglen - off;
-                if (r->body.kind == RH_HTTP_BODY_LENGTH && take > r->body_left)
-                    take = (size_t)r->body_left;
-                if (feed_payload(r, seg + off, take, b) < 0)
-                    return;
-                off += take;
-                if (r->body.kind == RH_HTTP_BODY_LENGTH) {
-                    r->body_left -= take;
-                    if (!r->body_left) {
-                        flush_batch(r, b);
-                        finish(r, NULL, NULL, false);
-                        return;
-                    }
-                }
-            }
-        }
-        evbuffer_drain(in, seglen);
+        if (body_bytes(r, v.iov_base, v.iov_len, b) < 0)
+            return;
+        evbuffer_drain(in, v.iov_len);
     }
     flush_batch(r, b);
 }
@@ -262,6 +374,7 @@ static void handle_head(stream_reader *r, size_t head_len)
             rh_stream_decoder_opts o = {.kind = r->kind, .local = p->t->cfg.id,
                                         .remote = p->id, .max_frame = p->t->cfg.max_frame};
             r->dec = rh_stream_decoder_new(&o);
+            r->lowat = 1; /* the kernel's default on a new socket */
         }
         r->state = R_BODY;
         r->failures = 0;
@@ -270,6 +383,8 @@ static void handle_head(stream_reader *r, size_t head_len)
                 rh_stream_kind_name(r->kind), (unsigned long long)p->id);
         peer_activate(p);
         read_body(r);
+        if (r->state == R_BODY && r->bev)
+            start_raw_reads(r);
         return;
     case 410:
         rh_logf(RH_LOG_ERROR, "peer %016llx says this member was removed from the cluster",
@@ -365,6 +480,14 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     if (r->state == R_ERRBODY && (what & BEV_EVENT_EOF)) {
         read_errbody(r, true);
         return;
+    }
+    if ((what & BEV_EVENT_TIMEOUT) && r->state == R_BODY && r->lowat > 1) {
+        int pending = 0;
+        if (ioctl(bufferevent_getfd(bev), FIONREAD, &pending) == 0 && pending > 0) {
+            set_lowat(r, 1); /* bytes came, fewer than we waited for */
+            bufferevent_enable(bev, EV_READ);
+            return;
+        }
     }
     const char *why = what & BEV_EVENT_TIMEOUT ? "i/o timeout"
                       : what & BEV_EVENT_EOF   ? "EOF"
