@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE /* memmem */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -975,6 +976,127 @@ static void churn_leaks_nothing(int cycles)
     CHECK_EQ_U64(ok, cycles);
 }
 
+
+/* A fake peer that answers our stream dials itself: the message stream
+ * gets one 128 KiB MsgApp trickled in 4 KiB pieces 200 ms apart (6.4 s in
+ * all, longer than the 5 s read timeout but never 5 s without a byte); the
+ * msgappv2 stream gets link heartbeats. The frame must arrive whole and the
+ * peer never be seen inactive: waiting for a large frame (SO_RCVLOWAT) must
+ * not turn a slow but live link into a read timeout. */
+typedef struct trickle_peer {
+    int lfd;
+    uint8_t *frame;
+    size_t frame_len;
+    volatile int stop;
+} trickle_peer;
+
+static void *trickle_conn_main(void *arg)
+{
+    trickle_peer *tp = ((void **)arg)[0];
+    int fd = (int)(intptr_t)((void **)arg)[1];
+    free(arg);
+    char req[4096];
+    size_t n = 0;
+    while (n < sizeof(req) - 1 && !memmem(req, n, "\r\n\r\n", 4)) {
+        ssize_t k = read(fd, req + n, sizeof(req) - 1 - n);
+        if (k <= 0) {
+            close(fd);
+            return NULL;
+        }
+        n += (size_t)k;
+    }
+    req[n] = 0;
+    static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                               "X-Server-Version: 3.4.23\r\nConnection: close\r\n\r\n";
+    if (write(fd, head, sizeof(head) - 1) < 0) {
+        close(fd);
+        return NULL;
+    }
+    if (strstr(req, "/raft/stream/message/")) {
+        for (size_t off = 0; off < tp->frame_len && !tp->stop; off += 4096) {
+            size_t k = tp->frame_len - off < 4096 ? tp->frame_len - off : 4096;
+            if (write(fd, tp->frame + off, k) < 0)
+                break;
+            sleep_ms(200);
+        }
+    }
+    while (!tp->stop) { /* msgappv2 link heartbeats; the message stream idles */
+        if (!strstr(req, "/raft/stream/message/") && write(fd, "", 1) < 0)
+            break;
+        sleep_ms(500);
+    }
+    close(fd);
+    return NULL;
+}
+
+static void *trickle_accept_main(void *arg)
+{
+    trickle_peer *tp = arg;
+    pthread_t th[8];
+    int n = 0;
+    while (n < 8) {
+        int fd = accept(tp->lfd, NULL, NULL);
+        if (fd < 0)
+            break;
+        void **a = malloc(2 * sizeof(void *));
+        a[0] = tp;
+        a[1] = (void *)(intptr_t)fd;
+        if (pthread_create(&th[n], NULL, trickle_conn_main, a) == 0)
+            n++;
+    }
+    for (int i = 0; i < n; i++)
+        pthread_join(th[i], NULL);
+    return NULL;
+}
+
+static void slow_large_frame_is_not_a_read_timeout(void)
+{
+    trickle_peer tp = {0};
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof(sa);
+    tp.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(bind(tp.lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(tp.lfd, 8) == 0);
+    getsockname(tp.lfd, (struct sockaddr *)&sa, &sl);
+    int port = ntohs(sa.sin_port);
+
+    static uint8_t data[128 * 1024];
+    memset(data, 0x5a, sizeof(data));
+    rh_entry e = {.term = 1, .index = 8, .data = {data, sizeof(data)}};
+    rh_msg m = {.type = RH_MSG_APP, .to = 0xd1, .from = 0xd2, .term = 1, .log_term = 1,
+                .index = 7, .commit = 7, .entries = &e, .n_entries = 1};
+    size_t ms = rh_msg_size(&m);
+    tp.frame_len = 8 + ms;
+    tp.frame = malloc(tp.frame_len);
+    for (int i = 0; i < 8; i++)
+        tp.frame[i] = (uint8_t)((uint64_t)ms >> (56 - 8 * i));
+    rh_msg_encode(&m, tp.frame + 8);
+    pthread_t acc;
+    pthread_create(&acc, NULL, trickle_accept_main, &tp);
+
+    inbox in = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    int saved_probe = probe_ms;
+    probe_ms = -1; /* the fake peer serves streams only */
+    rh_transport *t = make(0xd1, 0, &in, 20);
+    probe_ms = saved_probe;
+    CHECK(t != NULL && rh_transport_start(t) == 0);
+    add_peer(t, 0xd2, port);
+    CHECK(wait_count(&in, 1, 10000));
+    CHECK_EQ_U64(inbox_events(&in, false), 0);
+    pthread_mutex_lock(&in.mu);
+    if (in.n == 1) {
+        CHECK(rh_msg_equal(in.msgs[0], &m));
+        CHECK(strcmp(in.via[0], "streamMsg") == 0);
+    }
+    pthread_mutex_unlock(&in.mu);
+    tp.stop = 1;
+    rh_transport_free(t);
+    shutdown(tp.lfd, SHUT_RDWR);
+    close(tp.lfd);
+    pthread_join(acc, NULL);
+    inbox_clear(&in);
+    free(tp.frame);
+}
+
 int main(int argc, char **argv)
 {
     int cycles = argc > 1 ? atoi(argv[1]) : 1000;
@@ -990,6 +1112,7 @@ int main(int argc, char **argv)
     TEST(snapshot_body_from_a_pipe);
     TEST(slow_peer_is_bounded_by_bytes_then_timed_out);
     TEST(receive_queue_is_bounded_by_bytes);
+    TEST(slow_large_frame_is_not_a_read_timeout);
     stop_with_traffic_in_flight(cycles);
     fprintf(stderr, "%s stop_with_traffic_in_flight (%d cycles)\n",
             check_failures ? "?" : "ok  ", cycles);
