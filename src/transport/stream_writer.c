@@ -155,6 +155,11 @@ static void on_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info
  * and Go's and our readers take them), so the frames can be encoded in
  * place before their total is known. */
 #define BATCH_CHUNK (64u * 1024u)
+/* Frames up to this size are copied into the batch even when their data
+ * could be referenced: a copy of a few KiB costs less than the reference's
+ * bookkeeping (three allocations and a callback). Larger ones are sent by
+ * reference, each as its own chunk. */
+#define BATCH_COPY_MAX (16u * 1024u)
 #define BATCH_HDR 10u /* "%08x\r\n" */
 
 /* Encodes queued small frames into one chunk; stops at a frame that
@@ -182,7 +187,7 @@ static int encode_batch(stream_writer *w, size_t first_size)
             break;
         size_t scratch, max_iov;
         fs = rh_stream_scatter_size(&w->enc, msgq_peek(&w->q), &scratch, &max_iov);
-        if (max_iov > 1 || BATCH_HDR + used + fs + RH_HTTP_CHUNK_END_LEN > cap)
+        if (fs > BATCH_COPY_MAX || BATCH_HDR + used + fs + RH_HTTP_CHUNK_END_LEN > cap)
             break;
     }
     static const char hex[] = "0123456789abcdef";
@@ -208,7 +213,7 @@ static void pump(stream_writer *w)
     while (w->q.len && evbuffer_get_length(out) < WRITER_HIGH) {
         size_t scratch, max_iov;
         size_t fs = rh_stream_scatter_size(&w->enc, msgq_peek(&w->q), &scratch, &max_iov);
-        if (max_iov <= 1 && fs <= BATCH_CHUNK) {
+        if (fs <= BATCH_COPY_MAX) {
             if (encode_batch(w, fs) != 0) {
                 writer_close(w, "out of memory encoding a frame");
                 return;
