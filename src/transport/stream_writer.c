@@ -15,6 +15,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 
@@ -134,18 +135,24 @@ static void sent_track(stream_writer *w, int32_t type, uint64_t to, uint64_t end
         (sent_rec){.end = end, .to = to, .type = type};
 }
 
-/* The output buffer lost bytes to the socket: report frames now written. */
-static void on_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+/* `sent` for the frames now wholly written. */
+static void sent_report(stream_writer *w)
 {
-    (void)buf;
-    stream_writer *w = arg;
-    w->written += info->n_deleted;
     while (w->sent_len && w->sent[w->sent_head].end <= w->written) {
         sent_rec r = w->sent[w->sent_head];
         w->sent_head = (w->sent_head + 1) % w->sent_cap;
         w->sent_len--;
         transport_emit(w->p->t, RH_EV_SENT, r.to, r.type, via_name(w->kind), NULL);
     }
+}
+
+/* The output buffer lost bytes to the socket. */
+static void on_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    (void)buf;
+    stream_writer *w = arg;
+    w->written += info->n_deleted;
+    sent_report(w);
 }
 
 /* Small frames queued together share one chunk of at most BATCH_CHUNK
@@ -161,6 +168,7 @@ static void on_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info
  * reference, each as its own chunk. */
 #define BATCH_COPY_MAX (16u * 1024u)
 #define BATCH_HDR 10u /* "%08x\r\n" */
+#define FRAME_OVERHEAD 32u /* framing bytes beyond the protobuf message, at most 25 */
 
 /* Encodes queued small frames into one chunk; stops at a frame that
  * references its data (sent by encode_chunk) or when the chunk is full.
@@ -168,11 +176,29 @@ static void on_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info
 static int encode_batch(stream_writer *w, size_t first_size)
 {
     struct evbuffer *out = bufferevent_get_output(w->bev);
-    size_t cap = BATCH_HDR + first_size + RH_HTTP_CHUNK_END_LEN;
-    if (cap < BATCH_CHUNK)
+    /* room for what is queued (a frame is at most its message's size plus
+     * FRAME_OVERHEAD), up to BATCH_CHUNK: reserving a whole batch for one
+     * heartbeat made libevent allocate (and free) a 128 KiB chain for it */
+    size_t cap = BATCH_HDR + w->q.bytes + w->q.len * FRAME_OVERHEAD + RH_HTTP_CHUNK_END_LEN;
+    if (cap > BATCH_CHUNK)
         cap = BATCH_CHUNK;
+    if (cap < BATCH_HDR + first_size + RH_HTTP_CHUNK_END_LEN)
+        cap = BATCH_HDR + first_size + RH_HTTP_CHUNK_END_LEN;
+    /* Nothing buffered: encode into the loop's scratch and send at once;
+     * only what the socket does not take is copied into the buffer. A
+     * quiet link's message then costs no buffer chain (an allocation). */
+    bool direct = evbuffer_get_length(out) == 0 && bufferevent_getfd(w->bev) >= 0;
+    rh_transport *t = w->p->t;
+    if (direct && !t->write_buf && !(t->write_buf = malloc(BATCH_CHUNK)))
+        direct = false;
     struct evbuffer_iovec v;
-    if (evbuffer_reserve_space(out, (ev_ssize_t)cap, &v, 1) < 1)
+    if (direct) {
+        v.iov_base = t->write_buf;
+        v.iov_len = BATCH_CHUNK;
+        if (cap > BATCH_CHUNK)
+            direct = false;
+    }
+    if (!direct && evbuffer_reserve_space(out, (ev_ssize_t)cap, &v, 1) < 1)
         return -1;
     uint64_t base = w->written + evbuffer_get_length(out) + BATCH_HDR;
     uint8_t *p = (uint8_t *)v.iov_base + BATCH_HDR;
@@ -198,10 +224,19 @@ static int encode_batch(stream_writer *w, size_t first_size)
     h[9] = '\n';
     memcpy(p + used, RH_HTTP_CHUNK_END, RH_HTTP_CHUNK_END_LEN);
     v.iov_len = BATCH_HDR + used + RH_HTTP_CHUNK_END_LEN;
-    if (evbuffer_commit_space(out, &v, 1) != 0)
-        return -1;
     w->p->st->sent_bytes += used;
     w->wrote_since_tick = true;
+    if (!direct)
+        return evbuffer_commit_space(out, &v, 1) != 0 ? -1 : 0;
+    ssize_t n = send(bufferevent_getfd(w->bev), v.iov_base, v.iov_len,
+                     MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0)
+        n = 0; /* the rest goes through the buffer, which reports any error */
+    w->written += (size_t)n;
+    if ((size_t)n < v.iov_len &&
+        evbuffer_add(out, (uint8_t *)v.iov_base + n, v.iov_len - (size_t)n) != 0)
+        return -1;
+    sent_report(w);
     return 0;
 }
 

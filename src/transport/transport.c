@@ -781,6 +781,7 @@ void rh_transport_free(rh_transport *t)
     pthread_mutex_destroy(&t->dq.mu);
     pthread_cond_destroy(&t->dq.cond);
     free(t->read_buf);
+    free(t->write_buf);
     tmsg_cache_free(&t->msg_cache); /* last: every message is gone by now */
     free(t);
 }
