@@ -20,6 +20,7 @@ usage: test_peers.py RAFTHTTP_BIN
 """
 import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -342,8 +343,16 @@ def dropped_queue_full():
     drops = a.events(m, "dropped")
     check(all(e.get("id") == F and e.get("type") == "MsgProp" and e.get("reason") for e in drops),
           "dropped events: %s" % [e["_raw"] for e in drops][:3])
-    check(20 <= len(drops) <= 100, "%d of 100 1-MiB messages dropped, want >= 20 (the writer queue is "
-          "bounded at 64 MiB)" % len(drops))
+    # How many are dropped depends on the node's parsing speed against a's
+    # 5 s write timeout (after it, the rest go by pipeline and fail as
+    # unreachable): under ASan on a loaded machine, from 7 to 34. The bound
+    # itself is what the drop reasons report: the queue at 64 MiB at most.
+    check(1 <= len(drops) <= 100, "%d of 100 1-MiB messages dropped" % len(drops))
+    for e in drops:
+        q = re.search(r"send queue full \((\d+) messages, ([\d.]+) MiB; limits 4096 messages, 64.0 MiB\)",
+                      e.get("reason", ""))
+        check(q is not None and float(q.group(2)) <= 64.0 and int(q.group(1)) <= 64,
+              "drop reason %r: want the queue at most 64 MiB" % e.get("reason"))
     check(a.events(m, "unreachable"), "no unreachable for the full send buffer")
     r = http(pa, "GET", "/version")
     check(r.status == 200, "GET /version while a's writer is stalled: %s" % r.show())
