@@ -38,7 +38,8 @@ extern "C" {
 #define RH_DEFAULT_QUEUE_BYTES (64u * 1024u * 1024u)
 #define RH_DEFAULT_HEAD_TIMEOUT_MS 10000  /* request head deadline (our spec) */
 #define RH_DEFAULT_MAX_BODY ((uint64_t)512 * 1024 * 1024) /* POST /raft body (our spec) */
-#define RH_DEFAULT_MAX_CONNS 1024 /* server connections not yet streams (ours) */
+#define RH_DEFAULT_MAX_CONNS 1024 /* server connections not yet streams (ours); the
+                                   * default grows to 8 per peer past 120 peers */
 #define RH_PROBE_INTERVAL_MS (RH_CONN_READ_TIMEOUT_MS - 1000) /* etcd's proberInterval */
 
 typedef struct rh_transport rh_transport;
@@ -112,7 +113,9 @@ typedef struct rh_transport_config {
     bool no_metrics;              /* do not serve GET /metrics (404) */
     size_t max_conns;             /* accepted connections not yet streams (requests,
                                    * kept-alive pipeline and probe connections);
-                                   * more wait in the listen backlog. Default 1024 */
+                                   * more wait in the listen backlog. Default
+                                   * (0): 1024, or 8 per peer and remote + 64 when
+                                   * that is more */
     const char *members_json;     /* body of GET /members (etcd's member list,
                                    * copied); NULL: /members is 404 */
     const char *snap_dir;         /* where received snapshot bodies go; NULL: refused (500) */
@@ -163,6 +166,8 @@ typedef struct rh_peer_status {
     bool active;
     int64_t active_since_ns; /* CLOCK_REALTIME ns, 0 when inactive */
     char urls[512];          /* comma-separated */
+    unsigned streams;        /* stream connections up: writers to the peer plus
+                              * readers from it, 0 to 4 (both kinds both ways) */
 } rh_peer_status;
 
 /* Fills up to max entries, returns the number of peers. */

@@ -71,7 +71,8 @@ typedef struct msgq_item {
 
 /* Bounded ring of owned messages: count (cap) and bytes (max_bytes). */
 typedef struct msgq {
-    msgq_item *items; /* cap entries, owned */
+    msgq_item *items; /* ring of alloc entries (grown on demand up to cap), owned */
+    size_t alloc;     /* entries allocated */
     size_t cap, head, len;
     size_t bytes, max_bytes;
 } msgq;
@@ -81,6 +82,7 @@ void msgq_free(msgq *q);      /* frees queued messages too */
 void msgq_clear(msgq *q);     /* frees queued messages */
 bool msgq_push(msgq *q, rh_msg *m, size_t size); /* false when full */
 rh_msg *msgq_pop(msgq *q);
+void msgq_trim(msgq *q); /* gives the ring's memory back when empty */
 static inline rh_msg *msgq_peek(const msgq *q) /* the next to pop; q->len > 0 */
 {
     return q->items[q->head].m;
@@ -367,6 +369,7 @@ struct rh_transport {
     struct evconnlistener **listeners;
     int *ports;
     struct event *wake;          /* activated by API callers */
+    struct event *status_refresh; /* transport_streams_changed: one refresh a pass */
     pthread_t loop_thread;
     bool started;
 
@@ -384,6 +387,8 @@ struct rh_transport {
     struct event *relisten;      /* retries accepting after running out of fds */
     bool accept_failing;         /* an accept error was logged; cleared by an accept */
     bool remotes_full_logged;    /* RH_MAX_LEARNED_REMOTES reached and said */
+    size_t n_members;            /* peers and remotes in the list */
+    bool max_conns_derived;      /* cfg.max_conns follows n_members (not set by the app) */
     snap_send *snaps;            /* snapshots being sent */
     bool paused;                 /* pause(): every peer paused */
     peer_stats *stats;           /* loop thread; freed with the transport */
@@ -398,12 +403,15 @@ struct rh_transport {
 void transport_emit(rh_transport *t, int kind, uint64_t peer_id, int32_t type,
                     const char *via, const char *text);
 void transport_status_changed(rh_transport *t);
+void transport_streams_changed(rh_transport *t); /* coalesced status refresh */
 /* Prometheus text, on the loop thread (rh_transport_metrics hops there). */
 size_t transport_metrics_text(rh_transport *t, char *buf, size_t cap);
 
 /* server.c */
 int server_listen(rh_transport *t, char *err, size_t errlen);
 void server_close_all(rh_transport *t);
+/* cfg.max_conns changed: accept again if now under it. */
+void server_conns_limit_changed(rh_transport *t);
 
 /* snapshot_sender.c */
 void snapshot_send_start(rh_transport *t, rh_msg *m, int fd, uint64_t size);

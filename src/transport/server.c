@@ -125,6 +125,13 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
         evtimer_add(t->relisten, &tv);
 }
 
+void server_conns_limit_changed(rh_transport *t)
+{
+    if (t->accept_paused && t->n_conns < t->cfg.max_conns &&
+        !(t->relisten && evtimer_pending(t->relisten, NULL)))
+        set_accepting(t, true);
+}
+
 static void conn_unlink(server_conn *c)
 {
     rh_transport *t = c->t;

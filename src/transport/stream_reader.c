@@ -72,6 +72,8 @@ static void finish(stream_reader *r, const char *action, const char *why, bool r
     drop_conn(r);
     if (r->state != R_BODY)
         r->failures++;
+    else
+        transport_streams_changed(p->t);
     if (rotate && p->n_urls > 1 && r->url == p->pick) {
         p->pick = (p->pick + 1) % p->n_urls;
         rh_logf(RH_LOG_INFO, "peer %016llx: switching to URL %s",
@@ -377,6 +379,7 @@ static void handle_head(stream_reader *r, size_t head_len)
             r->lowat = 1; /* the kernel's default on a new socket */
         }
         r->state = R_BODY;
+        transport_streams_changed(p->t);
         r->failures = 0;
         r->last_why[0] = 0;
         rh_logf(RH_LOG_INFO, "established stream %s reader from peer %016llx",

@@ -324,6 +324,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     stream_writer *w = arg;
+    msgq_trim(&w->q); /* an empty queue holds no memory between bursts */
     if (!w->bev)
         return;
     if (!w->wrote_since_tick) {
@@ -367,6 +368,7 @@ void writer_attach(stream_writer *w, struct bufferevent *bev)
     rh_logf(RH_LOG_INFO, "established stream %s writer to peer %016llx",
             rh_stream_kind_name(w->kind), (unsigned long long)w->p->id);
     peer_activate(w->p);
+    transport_streams_changed(w->p->t);
     pump(w);
 }
 
@@ -408,6 +410,7 @@ void writer_close(stream_writer *w, const char *why)
     w->sent_len = 0;
     bufferevent_free(w->bev);
     w->bev = NULL;
+    transport_streams_changed(w->p->t);
 }
 
 void writer_free(stream_writer *w)

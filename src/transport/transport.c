@@ -145,6 +145,9 @@ void transport_status_changed(rh_transport *t)
         s->id = p->id;
         s->active = p->active;
         s->active_since_ns = p->active ? p->active_since_ns : 0;
+        s->streams = 0;
+        for (int k = 0; k < 2; k++)
+            s->streams += writer_attached(&p->w[k]) + (p->r[k].state == R_BODY);
         s->urls[0] = 0;
         size_t off = 0;
         for (size_t k = 0; k < p->n_urls; k++) {
@@ -159,6 +162,23 @@ void transport_status_changed(rh_transport *t)
     t->n_status = i;
     t->n_active = active;
     pthread_mutex_unlock(&t->mu);
+}
+
+static void on_status_refresh(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    transport_status_changed(arg);
+}
+
+/* Stream attach and loss change only rh_peer_status.streams: refreshed
+ * once per loop pass, however many streams came and went in it (a
+ * thousand peers' four streams would otherwise rebuild the table 4000
+ * times at start). */
+void transport_streams_changed(rh_transport *t)
+{
+    if (t->status_refresh)
+        event_active(t->status_refresh, 0, 0);
 }
 
 void peer_activate(peer *p)
@@ -227,6 +247,20 @@ void peer_route_received(peer *p, rh_msg **batch, const char **via, size_t n)
 static void peer_remove(rh_transport *t, uint64_t id);
 static void peer_unlink(rh_transport *t, peer *p);
 
+/* The default max_conns grows with the members: each may hold
+ * RH_CONNS_PER_MEMBER kept-alive connections to us at once (2 probers, 4
+ * pipeline connections, a snapshot, a stream being set up), so 1,000 peers
+ * fit; a max_conns the application set stays as it is. */
+#define RH_CONNS_PER_MEMBER 8
+static void members_changed(rh_transport *t)
+{
+    if (!t->max_conns_derived)
+        return;
+    size_t want = t->n_members * RH_CONNS_PER_MEMBER + 64;
+    t->cfg.max_conns = want > RH_DEFAULT_MAX_CONNS ? want : RH_DEFAULT_MAX_CONNS;
+    server_conns_limit_changed(t);
+}
+
 static int url_cmp(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -286,6 +320,8 @@ static void peer_add_kind(rh_transport *t, uint64_t id, char **urls, size_t n, b
     p->remote = remote;
     p->next = t->peers;
     t->peers = p;
+    t->n_members++;
+    members_changed(t);
     if (!remote) {
         for (int k = 0; k < 2; k++)
             reader_start(&p->r[k]);
@@ -360,6 +396,8 @@ static void peer_unlink(rh_transport *t, peer *p)
     for (peer **pp = &t->peers; *pp; pp = &(*pp)->next) {
         if (*pp == p) {
             *pp = p->next;
+            t->n_members--;
+            members_changed(t);
             peer_destroy(p);
             transport_status_changed(t);
             return;
@@ -664,6 +702,7 @@ rh_transport *rh_transport_new(const rh_transport_config *cfg, char *err, size_t
         t->cfg.head_timeout_ms = RH_DEFAULT_HEAD_TIMEOUT_MS;
     if (!t->cfg.max_body)
         t->cfg.max_body = RH_DEFAULT_MAX_BODY;
+    t->max_conns_derived = !t->cfg.max_conns;
     if (!t->cfg.max_conns)
         t->cfg.max_conns = RH_DEFAULT_MAX_CONNS;
     if (!t->cfg.probe_interval_ms)
@@ -705,6 +744,7 @@ rh_transport *rh_transport_new(const rh_transport_config *cfg, char *err, size_t
         return NULL;
     }
     t->wake = event_new(t->base, -1, EV_PERSIST | EV_READ, on_wake, t);
+    t->status_refresh = event_new(t->base, -1, 0, on_status_refresh, t);
     if (server_listen(t, err, errlen) != 0) {
         rh_transport_free(t);
         return NULL;
@@ -763,6 +803,8 @@ void rh_transport_free(rh_transport *t)
     delivery_stop(t);
     if (t->wake)
         event_free(t->wake);
+    if (t->status_refresh)
+        event_free(t->status_refresh);
     if (t->base)
         event_base_free(t->base);
     free(t->ports);

@@ -212,13 +212,19 @@ size_t transport_request_head(rh_transport *t, char *out, size_t cap, const char
     return rh_http_write_request_head(out, cap, method, target, h, n);
 }
 
+/* The ring grows as messages come (16, 32, ... up to cap) and is given
+ * back by msgq_trim when empty: an idle peer's queues hold no memory
+ * (4096 slots are 64 KiB, and a writer has one per stream kind). */
+#define MSGQ_FIRST 16
+
 int msgq_init(msgq *q, size_t cap, size_t max_bytes)
 {
-    q->items = calloc(cap, sizeof(*q->items));
+    q->items = NULL;
+    q->alloc = 0;
     q->cap = cap;
     q->head = q->len = q->bytes = 0;
     q->max_bytes = max_bytes;
-    return q->items ? 0 : -ENOMEM;
+    return 0;
 }
 
 void msgq_clear(msgq *q)
@@ -229,10 +235,36 @@ void msgq_clear(msgq *q)
 
 void msgq_free(msgq *q)
 {
-    if (q->items)
-        msgq_clear(q);
+    msgq_clear(q);
     free(q->items);
     q->items = NULL;
+    q->alloc = 0;
+}
+
+void msgq_trim(msgq *q)
+{
+    if (q->len == 0 && q->items) {
+        free(q->items);
+        q->items = NULL;
+        q->alloc = q->head = 0;
+    }
+}
+
+static bool msgq_grow(msgq *q)
+{
+    size_t n = q->alloc ? q->alloc * 2 : MSGQ_FIRST;
+    if (n > q->cap)
+        n = q->cap;
+    msgq_item *ni = malloc(n * sizeof(*ni));
+    if (!ni)
+        return false;
+    for (size_t i = 0; i < q->len; i++)
+        ni[i] = q->items[(q->head + i) % q->alloc];
+    free(q->items);
+    q->items = ni;
+    q->alloc = n;
+    q->head = 0;
+    return true;
 }
 
 bool msgq_push(msgq *q, rh_msg *m, size_t size)
@@ -241,7 +273,9 @@ bool msgq_push(msgq *q, rh_msg *m, size_t size)
      * over the byte bound could never be sent) */
     if (q->len == q->cap || (q->len && q->bytes + size > q->max_bytes))
         return false;
-    msgq_item *it = &q->items[(q->head + q->len) % q->cap];
+    if (q->len == q->alloc && !msgq_grow(q))
+        return false;
+    msgq_item *it = &q->items[(q->head + q->len) % q->alloc];
     it->m = m;
     it->size = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
     q->len++;
@@ -254,7 +288,7 @@ rh_msg *msgq_pop(msgq *q)
     if (!q->len)
         return NULL;
     msgq_item *it = &q->items[q->head];
-    q->head = (q->head + 1) % q->cap;
+    q->head = (q->head + 1) % q->alloc;
     q->len--;
     q->bytes -= it->size;
     return it->m;
