@@ -61,6 +61,11 @@ void rh_socket_tune(evutil_socket_t fd);
 /* Bytes a connection reads or writes per loop callback, at most (ours). */
 #define RH_IO_MAX (256u * 1024u)
 void rh_bev_tune(struct bufferevent *bev);
+/* Writes p[0..n) to bev's socket at once when nothing is buffered, the rest
+ * (or all) through its output buffer: no write event armed and disarmed for
+ * a small request or answer. Not where the caller then waits for the write
+ * callback (it does not run for bytes sent here). 0 or -1. */
+int rh_bev_send(struct bufferevent *bev, const void *p, size_t n);
 
 /* ---- per-peer queues ------------------------------------------------------ */
 

@@ -228,9 +228,15 @@ static void respond(server_conn *c, int status, const rh_http_header *extra, siz
         conn_free(c);
         return;
     }
-    bufferevent_write(c->bev, head, hl);
-    if (body_len)
-        bufferevent_write(c->bev, body, body_len);
+    if (keep) { /* at once when the socket takes it (probes: 500 a second at 1,000 peers) */
+        rh_bev_send(c->bev, head, hl);
+        if (body_len)
+            rh_bev_send(c->bev, body, body_len);
+    } else { /* closing waits for the write callback: through the buffer */
+        bufferevent_write(c->bev, head, hl);
+        if (body_len)
+            bufferevent_write(c->bev, body, body_len);
+    }
     if (keep) {
         /* ready for the next request; bytes of it already read are handled
          * from the loop, not from here (no recursion per pipelined request) */

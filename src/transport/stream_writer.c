@@ -170,6 +170,25 @@ static void on_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info
 #define BATCH_HDR 10u /* "%08x\r\n" */
 #define FRAME_OVERHEAD 32u /* framing bytes beyond the protobuf message, at most 25 */
 
+/* Sends p[0..n) at once when nothing is buffered before it (no buffer
+ * chain, no write event to arm and disarm); what the socket does not take,
+ * or all of it behind buffered bytes, goes into the output buffer. */
+static int send_now(stream_writer *w, const void *p, size_t n)
+{
+    struct evbuffer *out = bufferevent_get_output(w->bev);
+    ssize_t k = 0;
+    if (evbuffer_get_length(out) == 0) {
+        k = send(bufferevent_getfd(w->bev), p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (k < 0)
+            k = 0; /* the rest goes through the buffer, which reports any error */
+        w->written += (size_t)k;
+    }
+    if ((size_t)k < n && evbuffer_add(out, (const uint8_t *)p + k, n - (size_t)k) != 0)
+        return -1;
+    sent_report(w);
+    return 0;
+}
+
 /* Encodes queued small frames into one chunk; stops at a frame that
  * references its data (sent by encode_chunk) or when the chunk is full.
  * Returns -1 when out of memory. */
@@ -228,16 +247,7 @@ static int encode_batch(stream_writer *w, size_t first_size)
     w->wrote_since_tick = true;
     if (!direct)
         return evbuffer_commit_space(out, &v, 1) != 0 ? -1 : 0;
-    ssize_t n = send(bufferevent_getfd(w->bev), v.iov_base, v.iov_len,
-                     MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0)
-        n = 0; /* the rest goes through the buffer, which reports any error */
-    w->written += (size_t)n;
-    if ((size_t)n < v.iov_len &&
-        evbuffer_add(out, (uint8_t *)v.iov_base + n, v.iov_len - (size_t)n) != 0)
-        return -1;
-    sent_report(w);
-    return 0;
+    return send_now(w, v.iov_base, v.iov_len);
 }
 
 static void pump(stream_writer *w)
@@ -328,9 +338,19 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     if (!w->bev)
         return;
     if (!w->wrote_since_tick) {
+        /* a link heartbeat: a few bytes, sent at once on an idle link */
         rh_msg hb = {.type = RH_MSG_HEARTBEAT};
-        bool taken;
-        if (encode_chunk(w, &hb, &taken))
+        uint8_t buf[RH_HTTP_CHUNK_HEADER_MAX + 64];
+        size_t fs = rh_stream_frame_size(&w->enc, &hb);
+        size_t hl = rh_http_write_chunk_header((char *)buf, fs);
+        if (fs > 64 - RH_HTTP_CHUNK_END_LEN) { /* cannot happen: 8 + a few bytes */
+            writer_close(w, "link heartbeat frame too large");
+            return;
+        }
+        rh_stream_encode(&w->enc, &hb, buf + hl);
+        memcpy(buf + hl + fs, RH_HTTP_CHUNK_END, RH_HTTP_CHUNK_END_LEN);
+        w->p->st->sent_bytes += fs;
+        if (send_now(w, buf, hl + fs + RH_HTTP_CHUNK_END_LEN) != 0)
             writer_close(w, "out of memory");
     }
     w->wrote_since_tick = false;

@@ -125,6 +125,21 @@ void rh_socket_tune(evutil_socket_t fd)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 }
 
+int rh_bev_send(struct bufferevent *bev, const void *p, size_t n)
+{
+    struct evbuffer *out = bufferevent_get_output(bev);
+    evutil_socket_t fd = bufferevent_getfd(bev);
+    ssize_t k = 0;
+    if (fd >= 0 && evbuffer_get_length(out) == 0) {
+        k = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (k < 0)
+            k = 0; /* the buffer's write reports any error */
+    }
+    if ((size_t)k < n)
+        return bufferevent_write(bev, (const uint8_t *)p + k, n - (size_t)k);
+    return 0;
+}
+
 void rh_bev_tune(struct bufferevent *bev)
 {
     /* libevent moves at most 16 KiB per read or write callback by default:
