@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -181,6 +182,7 @@ int main(int argc, char **argv)
         return 2;
     }
     static const char *names[] = {"stream", "small", "pingpong"};
+    signal(SIGPIPE, SIG_IGN); /* the writer may write once more after the reader shuts down */
     pair(&wfd, &rfd);
     pthread_t a, b;
     if (kase == C_PINGPONG) {
