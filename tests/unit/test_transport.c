@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE /* memmem */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -987,7 +988,7 @@ typedef struct trickle_peer {
     int lfd;
     uint8_t *frame;
     size_t frame_len;
-    volatile int stop;
+    _Atomic int stop;
 } trickle_peer;
 
 static void *trickle_conn_main(void *arg)
@@ -1013,14 +1014,14 @@ static void *trickle_conn_main(void *arg)
         return NULL;
     }
     if (strstr(req, "/raft/stream/message/")) {
-        for (size_t off = 0; off < tp->frame_len && !tp->stop; off += 4096) {
+        for (size_t off = 0; off < tp->frame_len && !atomic_load(&tp->stop); off += 4096) {
             size_t k = tp->frame_len - off < 4096 ? tp->frame_len - off : 4096;
             if (write(fd, tp->frame + off, k) < 0)
                 break;
             sleep_ms(200);
         }
     }
-    while (!tp->stop) { /* msgappv2 link heartbeats; the message stream idles */
+    while (!atomic_load(&tp->stop)) { /* msgappv2 link heartbeats; the message stream idles */
         if (!strstr(req, "/raft/stream/message/") && write(fd, "", 1) < 0)
             break;
         sleep_ms(500);
@@ -1051,7 +1052,7 @@ static void *trickle_accept_main(void *arg)
 
 static void slow_large_frame_is_not_a_read_timeout(void)
 {
-    trickle_peer tp = {0};
+    trickle_peer tp = {.lfd = -1};
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t sl = sizeof(sa);
     tp.lfd = socket(AF_INET, SOCK_STREAM, 0);
@@ -1088,7 +1089,7 @@ static void slow_large_frame_is_not_a_read_timeout(void)
         CHECK(strcmp(in.via[0], "streamMsg") == 0);
     }
     pthread_mutex_unlock(&in.mu);
-    tp.stop = 1;
+    atomic_store(&tp.stop, 1);
     rh_transport_free(t);
     shutdown(tp.lfd, SHUT_RDWR);
     close(tp.lfd);
