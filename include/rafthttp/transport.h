@@ -7,7 +7,9 @@
  * the network. Received messages reach the application through the Raft
  * callbacks on a separate delivery thread, fed by bounded per-peer queues
  * (etcd's recvc and propc, 4096 each): a slow `process` fills them and
- * further messages are dropped and reported, the loop never stalls.
+ * further messages are dropped and reported, the loop never stalls. An
+ * application with a quick `process` may have it called on the loop thread
+ * instead (config.delivery = RH_DELIVER_ON_LOOP): no queue, copy or hop.
  *
  * Ownership: rh_transport_send copies the messages it is given (the caller
  * keeps its own). A message passed to `process` is valid until `process`
@@ -45,8 +47,9 @@ extern "C" {
 typedef struct rh_transport rh_transport;
 
 /* The application's Raft, as etcd's rafthttp.Raft interface. Called on the
- * delivery thread (process) or the loop thread (the others): keep them quick
- * and do not call back into the transport's stop from them. */
+ * delivery thread (process, unless config.delivery says the loop) or the
+ * loop thread (the others): keep them quick and do not call back into the
+ * transport's stop from them. */
 typedef struct rh_raft {
     void *ctx;
     /* 0 on success; nonzero is logged (and answered 500 on the pipeline) */
