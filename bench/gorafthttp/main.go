@@ -59,6 +59,7 @@ type bench struct {
 	mu        sync.Mutex
 	samples   []int64 // [mu] round trips of the measured window, ns
 	pongs     uint64
+	seq       uint64 // the ping in flight carries it as Commit, the pong echoes it; 0 before the chain
 }
 
 // dropCore counts rafthttp's "dropped ..." log entries at every level:
@@ -90,6 +91,9 @@ func (r *member) Process(ctx context.Context, m raftpb.Message) error {
 		if b.kase != "rtt" || m.Type != raftpb.MsgHeartbeatResp {
 			return nil
 		}
+		if seq := atomic.LoadUint64(&b.seq); seq == 0 || m.Commit != seq {
+			return nil // a warm-up probe's pong, not the chain's
+		}
 		now := time.Now().UnixNano()
 		if atomic.LoadInt32(&b.measuring) == 1 {
 			b.mu.Lock()
@@ -106,7 +110,7 @@ func (r *member) Process(ctx context.Context, m raftpb.Message) error {
 		return nil
 	}
 	if b.kase == "rtt" {
-		b.t2.Send([]raftpb.Message{{Type: raftpb.MsgHeartbeatResp, To: 1, From: 2, Term: 1}})
+		b.t2.Send([]raftpb.Message{{Type: raftpb.MsgHeartbeatResp, To: 1, From: 2, Term: 1, Commit: m.Commit}})
 	}
 	d := atomic.AddUint64(&b.delivered, 1)
 	if atomic.LoadInt32(&b.waiting) == 1 {
@@ -147,10 +151,13 @@ func (b *bench) msg(i uint64) raftpb.Message {
 	return raftpb.Message{Type: raftpb.MsgHeartbeat, To: 2, From: 1, Term: 1}
 }
 
+// ping sends the next heartbeat of the one chain: only the pong of the ping
+// in flight (same sequence) sends another.
 func (b *bench) ping() {
+	seq := atomic.AddUint64(&b.seq, 1)
 	atomic.StoreInt64(&b.pingNs, time.Now().UnixNano())
 	atomic.AddUint64(&b.sent, 1)
-	b.t1.Send([]raftpb.Message{{Type: raftpb.MsgHeartbeat, To: 2, From: 1, Term: 1}})
+	b.t1.Send([]raftpb.Message{{Type: raftpb.MsgHeartbeat, To: 2, From: 1, Term: 1, Commit: seq}})
 }
 
 func (b *bench) sender(done chan struct{}) {

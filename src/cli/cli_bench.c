@@ -76,6 +76,8 @@ typedef struct bench {
     /* rtt (member 1's process thread only, read after stop) */
     _Atomic bool measuring;
     _Atomic int64_t ping_ns; /* atomic: the hand-over is through sockets, which TSan cannot see */
+    _Atomic uint64_t seq;    /* the ping in flight carries it as commit, the pong echoes it;
+                              * 0 until the chain starts (warm-up probes carry 0) */
     uint64_t *samples; /* ns */
     size_t n_samples, cap_samples;
     _Atomic uint64_t pongs;
@@ -154,9 +156,13 @@ static int32_t case_type(int kase)
     return kase == B_MSGAPPV2 ? RH_MSG_APP : kase == B_MESSAGE ? RH_MSG_PROP : RH_MSG_HEARTBEAT;
 }
 
+/* The next ping of the one chain: only the pong of the ping in flight
+ * (same sequence) sends another, so stray pongs (warm-up probes) never
+ * start a second chain. */
 static void send_ping(bench *b)
 {
-    rh_msg m = {.type = RH_MSG_HEARTBEAT, .to = 2, .from = 1, .term = 1};
+    uint64_t seq = atomic_fetch_add_explicit(&b->seq, 1, memory_order_relaxed) + 1;
+    rh_msg m = {.type = RH_MSG_HEARTBEAT, .to = 2, .from = 1, .term = 1, .commit = seq};
     atomic_store_explicit(&b->ping_ns, mono_ns(), memory_order_relaxed);
     atomic_fetch_add_explicit(&b->sent, 1, memory_order_relaxed);
     rh_transport_send(b->t1, &m, 1);
@@ -170,6 +176,9 @@ static int process1(void *ctx, const rh_msg *m, const char *via)
     bench *b = ctx;
     if (b->kase != B_RTT || m->type != RH_MSG_HEARTBEAT_RESP)
         return 0;
+    uint64_t seq = atomic_load_explicit(&b->seq, memory_order_relaxed);
+    if (seq == 0 || m->commit != seq)
+        return 0; /* a warm-up probe's pong, not the chain's */
     int64_t now = mono_ns();
     if (atomic_load_explicit(&b->measuring, memory_order_acquire)) {
         if (b->n_samples == b->cap_samples) {
@@ -194,7 +203,8 @@ static int process2(void *ctx, const rh_msg *m, const char *via)
     if (m->type != case_type(b->kase))
         return 0;
     if (b->kase == B_RTT) {
-        rh_msg r = {.type = RH_MSG_HEARTBEAT_RESP, .to = 1, .from = 2, .term = 1};
+        rh_msg r = {.type = RH_MSG_HEARTBEAT_RESP, .to = 1, .from = 2, .term = 1,
+                    .commit = m->commit};
         rh_transport_send(b->t2, &r, 1);
     }
     if (!atomic_load_explicit(&b->via_ok, memory_order_relaxed) && strcmp(via, b->want_via) == 0)
@@ -519,7 +529,7 @@ int cli_bench_main(int argc, char **argv)
     CALLGRIND_ZERO_STATS; /* a profile of the window alone */
     atomic_store_explicit(&b.measuring, true, memory_order_release);
 
-    /* an rtt chain broken by a lost message is restarted, not waited on */
+    /* an rtt chain broken by a lost message is reported, not waited on */
     uint64_t last_pongs = atomic_load(&b.pongs);
     int64_t end = t0 + (int64_t)(b.seconds * 1e9);
     while (mono_ns() < end) {
