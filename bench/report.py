@@ -89,8 +89,8 @@ def main():
         return [r[key] for r in res.get((label, side), [])]
 
     out = []
-    cmd = "bench/run.sh --rounds %d --seconds %g%s" % (a.rounds, a.seconds,
-                                                       " --cases " + a.cases if a.cases else "")
+    cmd = "bench/run.sh --rounds %d --seconds %g%s%s" % (
+        a.rounds, a.seconds, " --cases " + a.cases if a.cases else "", " --write" if a.write else "")
     out.append("# Transport benchmark\n")
     out.append("`%s`: %d interleaved rounds of %g s runs, medians (min–max). "
                "C thread: `process` on the delivery thread (the default); C loop: "
