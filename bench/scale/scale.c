@@ -5,7 +5,10 @@
  * threads) as a share of one core, and how many times a peer went inactive
  * (a read timeout would show there).
  *
- *   bench_scale [--peers N] [--idle S] [--procs P] [--json]
+ *   bench_scale [--peers N] [--idle S] [--procs P] [--probe-ms MS] [--json]
+ *
+ * --probe-ms sets every member's probe_interval_ms (default: the library's,
+ * 4000; -1: no prober), to see what the probes cost beside the heartbeats.
  *
  * Prints a Markdown table, then the same figures as one JSON line (with
  * --json, the JSON line only).
@@ -60,6 +63,8 @@ static void on_event(void *ctx, const rh_event *ev)
         atomic_fetch_add(hub ? &shm->hub_timeouts : &shm->peers_timeouts, 1);
 }
 
+static int probe_ms; /* 0: the library's default */
+
 static rh_transport *make(uint64_t id, const char *host, bool hub)
 {
     char url[64];
@@ -71,6 +76,7 @@ static rh_transport *make(uint64_t id, const char *host, bool hub)
         .listen = listen,
         .n_listen = 1,
         .raft = {.process = process},
+        .probe_interval_ms = probe_ms,
         .on_event = on_event,
         .event_ctx = hub ? (void *)1 : NULL,
     };
@@ -147,10 +153,14 @@ int main(int argc, char **argv)
             idle = atof(argv[++i]);
         else if (!strcmp(argv[i], "--procs") && i + 1 < argc)
             procs = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--probe-ms") && i + 1 < argc)
+            probe_ms = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--json"))
             json = true;
         else {
-            fprintf(stderr, "usage: bench_scale [--peers N] [--idle S] [--procs P] [--json]\n");
+            fprintf(stderr, "usage: bench_scale [--peers N] [--idle S] [--procs P] "
+                            "[--probe-ms MS] "
+                            "[--json]\n");
             return 2;
         }
     }
@@ -265,8 +275,9 @@ int main(int argc, char **argv)
                "\"rss_kib_per_peer\":%.1f,\"idle_cpu_pct_of_core\":%.2f,"
                "\"peer_inactive_events\":%u,\"read_timeouts\":%u,"
                "\"peer_side_inactive_events\":%u,\"peer_side_read_timeouts\":%u,"
-               "\"peers_with_4_streams_after\":%zu}\n",
-               n, procs, up_s, wall, rss0, rss1, per_peer, pct, inact, tmo, pinact, ptmo, still);
+               "\"peers_with_4_streams_after\":%zu,\"probe_ms\":%d}\n",
+               n, procs, up_s, wall, rss0, rss1, per_peer, pct, inact, tmo, pinact, ptmo, still,
+               probe_ms ? probe_ms : RH_PROBE_INTERVAL_MS);
         if (inact || pinact || still != (size_t)n)
             rc = 1;
     }
