@@ -5,7 +5,13 @@
  * threads) as a share of one core, and how many times a peer went inactive
  * (a read timeout would show there).
  *
- *   bench_scale [--peers N] [--idle S] [--procs P] [--json]
+ *   bench_scale [--peers N] [--idle S] [--procs P] [--probe-ms MS] [--json]
+ *
+ * --probe-ms sets every member's probe_interval_ms (default: the library's,
+ * 4000; -1: no prober), to see what the probes cost beside the heartbeats.
+ *
+ * Prints a Markdown table, then the same figures as one JSON line (with
+ * --json, the JSON line only).
  *
  * The peers are rh_transports too, N/P of them in each of P child
  * processes (each transport has two threads; splitting keeps every process
@@ -20,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -35,13 +42,28 @@ static int process(void *ctx, const rh_msg *m, const char *via)
     return 0;
 }
 
-static _Atomic unsigned inactive_events;
+/* Counted during the idle window only, by the hub and by every child (in
+ * memory shared across the fork): a peer going inactive, and those of them
+ * whose reason is a stream reader's read timeout ("i/o timeout"). */
+typedef struct counters {
+    _Atomic int window;               /* the idle window is open */
+    _Atomic unsigned hub_inactive, hub_timeouts;
+    _Atomic unsigned peers_inactive, peers_timeouts;
+} counters;
+static counters *shm;
+
 static void on_event(void *ctx, const rh_event *ev)
 {
-    (void)ctx;
-    if (ev->kind == RH_EV_PEER_INACTIVE)
-        atomic_fetch_add(&inactive_events, 1);
+    bool hub = ctx != NULL;
+    if (ev->kind != RH_EV_PEER_INACTIVE || !atomic_load(&shm->window))
+        return;
+    bool timeout = ev->text && strstr(ev->text, "i/o timeout");
+    atomic_fetch_add(hub ? &shm->hub_inactive : &shm->peers_inactive, 1);
+    if (timeout)
+        atomic_fetch_add(hub ? &shm->hub_timeouts : &shm->peers_timeouts, 1);
 }
+
+static int probe_ms; /* 0: the library's default */
 
 static rh_transport *make(uint64_t id, const char *host, bool hub)
 {
@@ -54,7 +76,9 @@ static rh_transport *make(uint64_t id, const char *host, bool hub)
         .listen = listen,
         .n_listen = 1,
         .raft = {.process = process},
-        .on_event = hub ? on_event : NULL,
+        .probe_interval_ms = probe_ms,
+        .on_event = on_event,
+        .event_ctx = hub ? (void *)1 : NULL,
     };
     char err[256];
     rh_transport *t = rh_transport_new(&cfg, err, sizeof(err));
@@ -129,10 +153,14 @@ int main(int argc, char **argv)
             idle = atof(argv[++i]);
         else if (!strcmp(argv[i], "--procs") && i + 1 < argc)
             procs = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--probe-ms") && i + 1 < argc)
+            probe_ms = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--json"))
             json = true;
         else {
-            fprintf(stderr, "usage: bench_scale [--peers N] [--idle S] [--procs P] [--json]\n");
+            fprintf(stderr, "usage: bench_scale [--peers N] [--idle S] [--procs P] "
+                            "[--probe-ms MS] "
+                            "[--json]\n");
             return 2;
         }
     }
@@ -141,6 +169,9 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shm == MAP_FAILED)
+        return 1;
     rh_transport *hub = make(1, "127.0.0.1", true);
     if (!hub || rh_transport_start(hub) != 0)
         return 1;
@@ -210,30 +241,44 @@ int main(int argc, char **argv)
         /* let the start-up settle (first probes, buffers) before the idle window */
         struct timespec s5 = {5, 0};
         nanosleep(&s5, NULL);
-        unsigned inact0 = atomic_load(&inactive_events);
         long rss1 = rss_kib();
+        atomic_store(&shm->window, 1);
         double c0 = cpu_seconds(), w0 = now_s();
         struct timespec ts = {(time_t)idle, (long)((idle - (double)(time_t)idle) * 1e9)};
         nanosleep(&ts, NULL);
         double cpu = cpu_seconds() - c0, wall = now_s() - w0;
-        unsigned inact = atomic_load(&inactive_events) - inact0;
+        atomic_store(&shm->window, 0);
+        unsigned inact = atomic_load(&shm->hub_inactive), tmo = atomic_load(&shm->hub_timeouts);
+        unsigned pinact = atomic_load(&shm->peers_inactive);
+        unsigned ptmo = atomic_load(&shm->peers_timeouts);
         size_t got = rh_transport_status(hub, st, (size_t)n + 1);
         size_t still = 0;
         for (size_t i = 0; i < got && i < (size_t)n; i++)
             still += st[i].active && st[i].streams == 4;
         double per_peer = (double)(rss1 - rss0) / n;
-        if (json)
-            printf("{\"peers\":%d,\"procs\":%d,\"all_streams_up_s\":%.1f,\"idle_s\":%.1f,"
-                   "\"hub_rss_kib_before\":%ld,\"hub_rss_kib_after\":%ld,"
-                   "\"rss_kib_per_peer\":%.1f,\"idle_cpu_pct_of_core\":%.2f,"
-                   "\"peer_inactive_events\":%u,\"peers_with_4_streams_after\":%zu}\n",
-                   n, procs, up_s, wall, rss0, rss1, per_peer, cpu / wall * 100, inact, still);
-        else
-            printf("%d peers: all four streams up in %.1f s; hub RSS %ld -> %ld KiB (%.1f KiB a "
-                   "peer); idle %.0f s: hub CPU %.2f%% of a core, %u peer-inactive events, "
-                   "%zu peers still with 4 streams\n",
-                   n, up_s, rss0, rss1, per_peer, wall, cpu / wall * 100, inact, still);
-        if (inact || still != (size_t)n)
+        double pct = cpu / wall * 100;
+        if (!json)
+            printf("| bench_scale | %d peers, %d child processes |\n"
+                   "| --- | ---: |\n"
+                   "| all four streams of every peer up after | %.1f s |\n"
+                   "| idle window | %.1f s |\n"
+                   "| hub RSS before peers / after | %ld / %ld KiB |\n"
+                   "| hub RSS per idle peer | %.1f KiB |\n"
+                   "| hub CPU at idle (all its threads) | %.2f%% of a core |\n"
+                   "| peerInactive on the hub / on the peers | %u / %u |\n"
+                   "| of them read timeouts (hub / peers) | %u / %u |\n"
+                   "| peers with four streams at the end | %zu |\n\n",
+                   n, procs, up_s, wall, rss0, rss1, per_peer, pct, inact, pinact, tmo, ptmo,
+                   still);
+        printf("{\"peers\":%d,\"procs\":%d,\"all_streams_up_s\":%.1f,\"idle_s\":%.1f,"
+               "\"hub_rss_kib_before\":%ld,\"hub_rss_kib_after\":%ld,"
+               "\"rss_kib_per_peer\":%.1f,\"idle_cpu_pct_of_core\":%.2f,"
+               "\"peer_inactive_events\":%u,\"read_timeouts\":%u,"
+               "\"peer_side_inactive_events\":%u,\"peer_side_read_timeouts\":%u,"
+               "\"peers_with_4_streams_after\":%zu,\"probe_ms\":%d}\n",
+               n, procs, up_s, wall, rss0, rss1, per_peer, pct, inact, tmo, pinact, ptmo, still,
+               probe_ms ? probe_ms : RH_PROBE_INTERVAL_MS);
+        if (inact || pinact || still != (size_t)n)
             rc = 1;
     }
     close(hold[1]); /* children stop */
