@@ -235,6 +235,11 @@ rh_msg *rh_msg_clone(const rh_msg *src);
  * caller frees it (not rh_msg_free). */
 size_t rh_msg_clone_size(const rh_msg *src);
 rh_msg *rh_msg_clone_to(const rh_msg *src, void *mem);
+/* The same, except that entry data of at least ref_min bytes (ref_min > 0)
+ * are not copied: the copy's entries point at src's data, which must then
+ * outlive it. ref_min == 0 copies everything, as rh_msg_clone_to. */
+size_t rh_msg_clone_size_ref(const rh_msg *src, size_t ref_min);
+rh_msg *rh_msg_clone_to_ref(const rh_msg *src, void *mem, size_t ref_min);
 void rh_msg_free(rh_msg *m);
 
 /* Field-by-field equality, bytes by content and presence, has_snapshot

@@ -106,6 +106,24 @@ uint64_t rh_stream_decoder_missing(const rh_stream_decoder *d);
 /* True at a frame boundary: an end of input here is a clean end. */
 bool rh_stream_decoder_at_boundary(const rh_stream_decoder *d);
 
+/*
+ * Zero-copy input for large frames. Inside the body of a frame that spans
+ * feeds, rh_stream_decoder_reserve returns where the next body bytes go
+ * (*dst) and how many may go there, at most max (0: nothing to reserve,
+ * use feed). The caller writes n of them there (a recv straight into the
+ * decoder's buffer) and calls rh_stream_decoder_commit(d, n, ...), which
+ * returns as feed does: 1 with *out when the frame is complete. The buffer
+ * (here and in feed) grows at most to twice what has arrived plus 1 MiB,
+ * so an announced length costs little until its bytes come.
+ */
+size_t rh_stream_decoder_reserve(rh_stream_decoder *d, size_t max, uint8_t **dst);
+int rh_stream_decoder_commit(rh_stream_decoder *d, size_t n, rh_msg *out, rh_err *err);
+/* After a 1 from feed or commit whose frame was gathered (it spanned
+ * feeds): hands over the buffer its bytes fields point into, a malloc'd
+ * block the caller frees with free(); the decoder starts a new one. NULL
+ * when the last message was parsed in the caller's input. */
+void *rh_stream_decoder_take_buffer(rh_stream_decoder *d);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,7 +12,8 @@
  * instead (config.delivery = RH_DELIVER_ON_LOOP): no queue, copy or hop.
  *
  * Ownership: rh_transport_send copies the messages it is given (the caller
- * keeps its own). A message passed to `process` is valid until `process`
+ * keeps its own); rh_transport_send_ref references their large entry data
+ * until it says it is done with it. A message passed to `process` is valid until `process`
  * returns; rh_msg_clone() it to keep it. Events passed to `on_event` are
  * valid for the duration of the call.
  */
@@ -149,6 +150,16 @@ int rh_transport_add_remote(rh_transport *t, uint64_t id, const char *const *url
 /* Copies msgs and queues them; messages to 0 are ignored, to unknown IDs
  * logged at debug level and dropped. */
 int rh_transport_send(rh_transport *t, const rh_msg *msgs, size_t n);
+/* rh_transport_send without the copy of large entry data: entries whose
+ * data is RH_SCATTER_REF_MIN (256) bytes or more are referenced, written to
+ * the socket from where they are (a Raft log's entries do not change once
+ * appended). The caller keeps that data valid and unchanged until done(arg)
+ * runs: once, on any thread (usually the loop's, possibly before this
+ * returns), when the transport no longer refers to any of it: written,
+ * dropped or failed. done runs on failure too. NULL done: nothing is
+ * called. Everything else is copied, as rh_transport_send does. */
+int rh_transport_send_ref(rh_transport *t, const rh_msg *msgs, size_t n,
+                          void (*done)(void *arg), void *arg);
 
 /* Sends MsgSnap m (copied) with a body of size bytes read from fd, which
  * the transport owns from now on (it closes it), as `POST /raft/snapshot`.

@@ -1,6 +1,7 @@
 /*
  * rafthttp bench: two transports in one process over loopback TCP, through
- * the public API only (rh_transport_send out, the `process` callback in).
+ * the public API only (rh_transport_send out, or rh_transport_send_ref with
+ * --send ref; the `process` callback in).
  *
  * Throughput cases (msgappv2, message, heartbeat): member 1 sends to member
  * 2, paced by an in-flight window: a sender thread keeps sent - delivered
@@ -59,6 +60,8 @@ typedef struct bench {
     double seconds;
     size_t window;
     int deliver; /* rh_delivery_mode */
+    bool send_ref; /* --send ref: rh_transport_send_ref */
+    _Atomic uint64_t ref_calls, ref_done; /* send_ref calls and their done callbacks */
     rh_transport *t1, *t2;
     const char *want_via;  /* the stream the case must use */
     uint8_t *payload;      /* size bytes of entry data */
@@ -231,6 +234,13 @@ static void on_event(void *ctx, const rh_event *ev)
 
 /* ---- the sender -------------------------------------------------------- */
 
+/* The payload never changes, so there is nothing to give back: count. */
+static void ref_done(void *arg)
+{
+    bench *b = arg;
+    atomic_fetch_add_explicit(&b->ref_done, 1, memory_order_relaxed);
+}
+
 static void *sender_main(void *arg)
 {
     bench *b = arg;
@@ -271,7 +281,12 @@ static void *sender_main(void *arg)
                 msgs[i] = case_msg(b, next++, &ents[i]);
             /* counted before the call: process may run before it returns */
             atomic_fetch_add_explicit(&b->sent, n, memory_order_release);
-            rh_transport_send(b->t1, msgs, n);
+            if (b->send_ref) {
+                atomic_fetch_add_explicit(&b->ref_calls, 1, memory_order_relaxed);
+                rh_transport_send_ref(b->t1, msgs, n, ref_done, b);
+            } else {
+                rh_transport_send(b->t1, msgs, n);
+            }
             free_slots -= n;
         }
     }
@@ -366,7 +381,8 @@ const char cli_bench_help[] =
     "\n"
     "SYNOPSIS\n"
     "    rafthttp bench --case msgappv2|message|heartbeat|rtt [--size BYTES]\n"
-    "                   [--seconds S] [--window N] [--deliver thread|loop] [--json]\n"
+    "                   [--seconds S] [--window N] [--deliver thread|loop]\n"
+    "                   [--send copy|ref] [--json]\n"
     "\n"
     "DESCRIPTION\n"
     "    Member 1 sends to member 2 through rh_transport_send; member 2's\n"
@@ -390,6 +406,8 @@ const char cli_bench_help[] =
     "    --window N      in-flight window of the throughput cases\n"
     "    --deliver M     thread (default): process on the delivery thread;\n"
     "                    loop: process on the loop thread (RH_DELIVER_ON_LOOP)\n"
+    "    --send S        copy (default): rh_transport_send; ref:\n"
+    "                    rh_transport_send_ref (entry data referenced)\n"
     "    --json          one JSON object on standard output\n"
     "\n"
     "OUTPUT\n"
@@ -461,6 +479,15 @@ static int parse_args(int argc, char **argv, bench *b, bool *json)
                 b->deliver = RH_DELIVER_ON_LOOP;
             else
                 return cli_usage_error(CMD, "bad --deliver \"%s\" (thread or loop)", v);
+        } else if ((r = cli_flag(argc, argv, &i, CMD, "send", &v)) != 0) {
+            if (r < 0)
+                return CLI_EXIT_USAGE;
+            if (strcmp(v, "copy") == 0)
+                b->send_ref = false;
+            else if (strcmp(v, "ref") == 0)
+                b->send_ref = true;
+            else
+                return cli_usage_error(CMD, "bad --send \"%s\" (copy or ref)", v);
         } else if (argv[i][0] == '-') {
             return cli_usage_error(CMD, "unknown flag %s", argv[i]);
         } else {
@@ -579,13 +606,22 @@ int cli_bench_main(int argc, char **argv)
     rh_transport_free(b.t1);
     rh_transport_free(b.t2);
     b.t1 = b.t2 = NULL;
+    if (atomic_load(&b.ref_done) != atomic_load(&b.ref_calls)) {
+        fprintf(stderr, "rafthttp bench: %llu rh_transport_send_ref calls, %llu done callbacks\n",
+                (unsigned long long)atomic_load(&b.ref_calls),
+                (unsigned long long)atomic_load(&b.ref_done));
+        rc = 1;
+        goto out;
+    }
     if (json) {
         printf("{\"impl\":\"c\",\"case\":\"%s\",\"size\":%zu,\"window\":%zu,\"deliver\":\"%s\","
+               "\"send\":\"%s\","
                "\"seconds\":%.3f,\"msgs\":%llu,\"msgs_per_sec\":%.0f,\"mb_per_sec\":%.2f,"
                "\"dropped\":%llu,\"cpu_sec\":%.3f,\"cpu_sec_per_million\":%.3f,"
                "\"peak_rss_kib\":%ld",
                case_names[b.kase], b.size, b.window,
-               b.deliver == RH_DELIVER_ON_LOOP ? "loop" : "thread", secs,
+               b.deliver == RH_DELIVER_ON_LOOP ? "loop" : "thread",
+               b.send_ref ? "ref" : "copy", secs,
                (unsigned long long)msgs, rate, rate * (double)b.size / 1e6,
                (unsigned long long)drops, cpu, cpu_pm, peak_rss_kib());
         if (stats)

@@ -1043,17 +1043,24 @@ static size_t conf_state_extra(const rh_conf_state *c)
                    c->n_learners_next) * sizeof(uint64_t));
 }
 
+/* Is this entry's data left where it is (ref_min > 0 and it is that big)? */
+static bool keeps_data(const rh_entry *e, size_t ref_min)
+{
+    return ref_min && e->data.data && e->data.len >= ref_min;
+}
+
 /* Bytes a message's out-of-line parts need (not counting the rh_msg). */
-static size_t msg_extra(const rh_msg *m)
+static size_t msg_extra(const rh_msg *m, size_t ref_min)
 {
     size_t n = ALIGN8(m->n_entries * sizeof(rh_entry));
     for (size_t i = 0; i < m->n_entries; i++)
-        n += ALIGN8(m->entries[i].data.len);
+        if (!keeps_data(&m->entries[i], ref_min))
+            n += ALIGN8(m->entries[i].data.len);
     n += ALIGN8(m->context.len) + ALIGN8(m->snapshot.data.len);
     n += conf_state_extra(&m->snapshot.metadata.conf_state);
     n += ALIGN8(m->n_responses * sizeof(rh_msg));
     for (size_t i = 0; i < m->n_responses; i++)
-        n += msg_extra(&m->responses[i]);
+        n += msg_extra(&m->responses[i], ref_min);
     return n;
 }
 
@@ -1080,7 +1087,7 @@ static const uint64_t *copy_ids(const uint64_t *ids, size_t n, uint8_t **cur)
     return dst;
 }
 
-static void clone_into(rh_msg *dst, const rh_msg *src, uint8_t **cur)
+static void clone_into(rh_msg *dst, const rh_msg *src, uint8_t **cur, size_t ref_min)
 {
     *dst = *src;
     if (src->n_entries) {
@@ -1088,7 +1095,8 @@ static void clone_into(rh_msg *dst, const rh_msg *src, uint8_t **cur)
         *cur += ALIGN8(src->n_entries * sizeof(rh_entry));
         for (size_t i = 0; i < src->n_entries; i++) {
             e[i] = src->entries[i];
-            e[i].data = copy_bytes(src->entries[i].data, cur);
+            if (!keeps_data(&src->entries[i], ref_min))
+                e[i].data = copy_bytes(src->entries[i].data, cur);
         }
         dst->entries = e;
     } else {
@@ -1108,7 +1116,7 @@ static void clone_into(rh_msg *dst, const rh_msg *src, uint8_t **cur)
         rh_msg *r = (rh_msg *)(void *)*cur;
         *cur += ALIGN8(src->n_responses * sizeof(rh_msg));
         for (size_t i = 0; i < src->n_responses; i++)
-            clone_into(&r[i], &src->responses[i], cur);
+            clone_into(&r[i], &src->responses[i], cur, ref_min);
         dst->responses = r;
     } else {
         dst->responses = NULL;
@@ -1117,14 +1125,24 @@ static void clone_into(rh_msg *dst, const rh_msg *src, uint8_t **cur)
 
 size_t rh_msg_clone_size(const rh_msg *src)
 {
-    return ALIGN8(sizeof(rh_msg)) + msg_extra(src);
+    return rh_msg_clone_size_ref(src, 0);
 }
 
 rh_msg *rh_msg_clone_to(const rh_msg *src, void *mem)
 {
+    return rh_msg_clone_to_ref(src, mem, 0);
+}
+
+size_t rh_msg_clone_size_ref(const rh_msg *src, size_t ref_min)
+{
+    return ALIGN8(sizeof(rh_msg)) + msg_extra(src, ref_min);
+}
+
+rh_msg *rh_msg_clone_to_ref(const rh_msg *src, void *mem, size_t ref_min)
+{
     rh_msg *m = mem;
     uint8_t *cur = (uint8_t *)mem + ALIGN8(sizeof(rh_msg));
-    clone_into(m, src, &cur);
+    clone_into(m, src, &cur, ref_min);
     return m;
 }
 

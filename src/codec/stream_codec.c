@@ -9,8 +9,11 @@
  * not is copied into the gather buffer as it arrives, and parsed from there.
  *
  * Every length is checked against max_frame before the decoder waits for the
- * bytes it announces, and the gather buffer only grows by the bytes that did
- * arrive, so a hostile header costs nothing but an error.
+ * bytes it announces, and the gather buffer grows to at most twice the bytes
+ * that did arrive plus 1 MiB, so a hostile header costs little but an error.
+ * A large body may also be read straight into the gather buffer
+ * (rh_stream_decoder_reserve/commit) and the buffer handed to the message's
+ * new owner (rh_stream_decoder_take_buffer).
  *
  * msgappv2 state (term, index) follows etcd exactly: a full MsgApp frame sets
  * term = msg.term and index = its last entry's index (or msg.index when it
@@ -161,6 +164,7 @@ struct rh_stream_decoder {
     uint64_t frame_offset; /* stream offset where the current frame starts */
 
     bool gathering; /* current frame spans feeds: bytes go to gbuf */
+    bool out_in_gbuf; /* the last message returned points into gbuf */
     uint8_t *gbuf;  /* gather buffer, owned */
     size_t glen;    /* bytes in gbuf */
     size_t gcap;    /* its capacity */
@@ -232,18 +236,35 @@ static int fail(rh_stream_decoder *d, rh_err *err, int code, const char *fmt, ..
     return code;
 }
 
+/* How far the gather buffer may grow past twice the bytes that arrived. */
+#define RESERVE_AHEAD (1u << 20)
+
+/* Room for n more bytes in gbuf. The frame certainly needs `more` bytes
+ * after them (the rest of the piece being read), so the buffer grows to
+ * hold those too, but to no more than twice what has arrived plus
+ * RESERVE_AHEAD: a large frame is allocated once, not doubled into, and a
+ * length that announces much and sends nothing costs little. */
+static int grow(rh_stream_decoder *d, size_t n, uint64_t more)
+{
+    if (n <= d->gcap - d->glen)
+        return 0;
+    size_t want = d->glen + n;
+    size_t lim = 2 * want + RESERVE_AHEAD;
+    size_t cap = more < lim - want ? want + (size_t)more : lim;
+    if (cap < 4096)
+        cap = 4096;
+    uint8_t *nb = realloc(d->gbuf, cap);
+    if (!nb)
+        return RH_ENOMEM;
+    d->gbuf = nb;
+    d->gcap = cap;
+    return 0;
+}
+
 static int gather(rh_stream_decoder *d, const uint8_t *p, size_t n)
 {
-    if (n > d->gcap - d->glen) {
-        size_t cap = d->gcap ? d->gcap : 4096;
-        while (cap - d->glen < n)
-            cap *= 2;
-        uint8_t *nb = realloc(d->gbuf, cap);
-        if (!nb)
-            return RH_ENOMEM;
-        d->gbuf = nb;
-        d->gcap = cap;
-    }
+    if (grow(d, n, d->piece == P_NONE ? 0 : d->need))
+        return RH_ENOMEM;
     memcpy(d->gbuf + d->glen, p, n);
     d->glen += n;
     return 0;
@@ -256,8 +277,10 @@ static void start_piece(rh_stream_decoder *d, enum piece p, uint64_t need)
     d->hdr_have = 0;
 }
 
-/* Gather buffers above this are released once their frame is done. */
-#define GATHER_KEEP (1u << 20)
+/* Gather buffers above this are released once their frame is done: etcd's
+ * largest usual frame (a 1 MiB MsgApp, a 1.5 MiB request) keeps its buffer. */
+#define GATHER_KEEP (2u << 20)
+
 
 static bool is_header(enum piece p)
 {
@@ -477,6 +500,7 @@ int rh_stream_decoder_feed(rh_stream_decoder *d, const uint8_t *in, size_t len,
         d->frame_offset = d->offset;
         d->frame_len = 0;
         d->gathering = false;
+        d->out_in_gbuf = false;
         d->glen = 0;
         /* the usual case: the whole frame is in this input, parse it in place */
         size_t whole = whole_frame(d, in, len);
@@ -531,7 +555,56 @@ int rh_stream_decoder_feed(rh_stream_decoder *d, const uint8_t *in, size_t len,
             return fail(d, err, RH_ENOMEM, "out of memory gathering a frame");
         frame = d->gbuf;
         flen = d->glen;
+        d->out_in_gbuf = true;
     }
     int rc = parse_frame(d, frame, flen, out, err);
     return rc ? rc : 1;
+}
+
+size_t rh_stream_decoder_reserve(rh_stream_decoder *d, size_t max, uint8_t **dst)
+{
+    *dst = NULL;
+    if (d->failed || d->piece == P_NONE || !d->gathering || is_header(d->piece) || !max)
+        return 0;
+    size_t room = d->need < max ? (size_t)d->need : max;
+    if (room > d->glen + RESERVE_AHEAD)
+        room = d->glen + RESERVE_AHEAD;
+    if (grow(d, room, d->need - room))
+        return 0; /* feed reports it */
+    *dst = d->gbuf + d->glen;
+    return room;
+}
+
+int rh_stream_decoder_commit(rh_stream_decoder *d, size_t n, rh_msg *out, rh_err *err)
+{
+    if (d->failed) {
+        if (err)
+            *err = d->failed_err;
+        return d->failed;
+    }
+    if (n == 0)
+        return 0;
+    if (d->piece == P_NONE || !d->gathering || is_header(d->piece) || n > d->need ||
+        n > d->gcap - d->glen)
+        return fail(d, err, RH_EINVAL, "commit of %zu bytes not reserved", n);
+    d->glen += n;
+    d->offset += n;
+    d->need -= n;
+    if (d->need || !body_done(d))
+        return 0;
+    d->piece = P_NONE;
+    d->out_in_gbuf = true;
+    int rc = parse_frame(d, d->gbuf, d->glen, out, err);
+    return rc ? rc : 1;
+}
+
+void *rh_stream_decoder_take_buffer(rh_stream_decoder *d)
+{
+    if (!d->out_in_gbuf || d->piece != P_NONE)
+        return NULL;
+    void *b = d->gbuf;
+    d->gbuf = NULL;
+    d->glen = d->gcap = 0;
+    d->out_in_gbuf = false;
+    return b;
 }

@@ -248,6 +248,12 @@ int rh_http_chunked_feed(rh_http_chunked *c, const uint8_t *in, size_t len,
                          size_t *data_len, rh_err *err);
 /* Body bytes consumed so far (framing and payload). */
 uint64_t rh_http_chunked_offset(const rh_http_chunked *c);
+/* Payload bytes left in the chunk being read (0 outside chunk data): a
+ * caller may put up to that many elsewhere (a recv straight into its
+ * destination) and report them with rh_http_chunked_skip_data. */
+uint64_t rh_http_chunked_data_left(const rh_http_chunked *c);
+/* Counts n <= rh_http_chunked_data_left() payload bytes as read. */
+void rh_http_chunked_skip_data(rh_http_chunked *c, uint64_t n);
 /* True once the last chunk and the trailers have been read. */
 bool rh_http_chunked_done(const rh_http_chunked *c);
 

@@ -182,3 +182,18 @@ int rh_http_chunked_feed(rh_http_chunked *c, const uint8_t *in, size_t len, size
     *consumed = i;
     return c->state == S_DONE ? RH_HTTP_CHUNK_DONE : RH_HTTP_CHUNK_MORE;
 }
+
+uint64_t rh_http_chunked_data_left(const rh_http_chunked *c)
+{
+    return !c->failed && c->state == S_DATA ? c->remaining : 0;
+}
+
+void rh_http_chunked_skip_data(rh_http_chunked *c, uint64_t n)
+{
+    if (n > rh_http_chunked_data_left(c))
+        return;
+    c->remaining -= n;
+    c->offset += n;
+    if (n && c->remaining == 0)
+        c->state = S_DATA_CR;
+}

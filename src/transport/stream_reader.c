@@ -25,6 +25,7 @@
 
 #include <event2/buffer.h>
 
+#include "rafthttp/scatter.h"
 #include "transport/internal.h"
 
 #define ERRBODY_MAX 4096 /* bytes of a 412 body we read */
@@ -129,10 +130,54 @@ static void flush_batch(stream_reader *r, rbatch *b)
     b->n = 0;
 }
 
+/* The decoder refused the stream: log, count, end the connection. */
+static void bad_frame(stream_reader *r, const rh_err *err, rbatch *b)
+{
+    char why[256];
+    snprintf(why, sizeof(why), "bad %s frame at stream offset %llu: %s",
+             rh_stream_kind_name(r->kind), (unsigned long long)err->offset, err->msg);
+    rh_logf(RH_LOG_WARN, "peer %016llx: %s", (unsigned long long)r->p->id, why);
+    r->p->st->recv_failures++;
+    flush_batch(r, b);
+    finish(r, "read", why, false);
+}
+
+/* A decoded message: counted, then to `process` at once (on the loop) or
+ * into the batch for the delivery thread. A message gathered across reads
+ * keeps its bytes where the decoder put them: the copy references them and
+ * frees the buffer with its last message. */
+static void got_message(stream_reader *r, const rh_msg *m, rbatch *b)
+{
+    r->p->st->recv_bytes += rh_msg_size(m); /* etcd counts m.Size() */
+    if (rh_msg_is_link_heartbeat(m) || r->p->paused)
+        return;
+    if (r->p->t->cfg.delivery == RH_DELIVER_ON_LOOP) {
+        delivery_on_loop(r->p->t, r->p->id, m, via_name(r->kind));
+        return;
+    }
+    rh_msg *c = NULL;
+    void *gathered = rh_stream_decoder_take_buffer(r->dec);
+    if (gathered) {
+        tmsg_owner *o = tmsg_owner_new(&b->tb, free, gathered);
+        if (!o) {
+            free(gathered);
+            return;
+        }
+        c = tmsg_copy_ref(&b->tb, m, o, RH_SCATTER_REF_MIN);
+        tmsg_owner_put(o);
+    } else {
+        c = tmsg_copy(&b->tb, m);
+    }
+    if (!c)
+        return;
+    b->m[b->n++] = c;
+    if (b->n == BATCH)
+        flush_batch(r, b);
+}
+
 /* Feeds body payload to the stream decoder. Returns 0, or -1 after finish(). */
 static int feed_payload(stream_reader *r, const uint8_t *data, size_t len, rbatch *b)
 {
-    bool on_loop = r->p->t->cfg.delivery == RH_DELIVER_ON_LOOP;
     while (len) {
         size_t used;
         rh_msg m;
@@ -141,30 +186,11 @@ static int feed_payload(stream_reader *r, const uint8_t *data, size_t len, rbatc
         data += used;
         len -= used;
         if (rc < 0) {
-            char why[256];
-            snprintf(why, sizeof(why), "bad %s frame at stream offset %llu: %s",
-                     rh_stream_kind_name(r->kind), (unsigned long long)err.offset, err.msg);
-            rh_logf(RH_LOG_WARN, "peer %016llx: %s", (unsigned long long)r->p->id, why);
-            r->p->st->recv_failures++;
-            flush_batch(r, b);
-            finish(r, "read", why, false);
+            bad_frame(r, &err, b);
             return -1;
         }
-        if (rc == 1) {
-            r->p->st->recv_bytes += rh_msg_size(&m); /* etcd counts m.Size() */
-            if (rh_msg_is_link_heartbeat(&m) || r->p->paused)
-                continue;
-            if (on_loop) {
-                delivery_on_loop(r->p->t, r->p->id, &m, via_name(r->kind));
-                continue;
-            }
-            rh_msg *c = tmsg_copy(&b->tb, &m);
-            if (!c)
-                continue;
-            b->m[b->n++] = c;
-            if (b->n == BATCH)
-                flush_batch(r, b);
-        }
+        if (rc == 1)
+            got_message(r, &m, b);
     }
     return 0;
 }
@@ -208,6 +234,49 @@ static void read_body(stream_reader *r)
     update_lowat(r);
 }
 
+/* The body of a large frame is read from the socket straight into the
+ * decoder's buffer (rh_stream_decoder_reserve), up to the end of the chunk
+ * or body it is in: no copy from the read buffer. Below DIRECT_MIN missing
+ * bytes it is not worth the extra read a frame's end then costs. */
+#define DIRECT_MIN (64u * 1024u)
+#define DIRECT_MAX (4u << 20) /* bytes a direct read asks for, at most */
+
+static size_t direct_room(stream_reader *r, uint8_t **dst)
+{
+    uint64_t lim = DIRECT_MAX;
+    if (r->body.kind == RH_HTTP_BODY_CHUNKED)
+        lim = rh_http_chunked_data_left(&r->chunked);
+    else if (r->body.kind == RH_HTTP_BODY_LENGTH)
+        lim = r->body_left;
+    if (lim < DIRECT_MIN || rh_stream_decoder_missing(r->dec) < DIRECT_MIN)
+        return 0;
+    return rh_stream_decoder_reserve(r->dec, lim < DIRECT_MAX ? (size_t)lim : DIRECT_MAX, dst);
+}
+
+/* n bytes a direct read put in the decoder's buffer. Returns as body_bytes. */
+static int direct_bytes(stream_reader *r, size_t n, rbatch *b)
+{
+    if (r->body.kind == RH_HTTP_BODY_CHUNKED)
+        rh_http_chunked_skip_data(&r->chunked, n);
+    else if (r->body.kind == RH_HTTP_BODY_LENGTH)
+        r->body_left -= n;
+    rh_msg m;
+    rh_err err;
+    int rc = rh_stream_decoder_commit(r->dec, n, &m, &err);
+    if (rc < 0) {
+        bad_frame(r, &err, b);
+        return -1;
+    }
+    if (rc == 1)
+        got_message(r, &m, b);
+    if (r->body.kind == RH_HTTP_BODY_LENGTH && !r->body_left) {
+        flush_batch(r, b);
+        finish(r, NULL, NULL, false);
+        return -1;
+    }
+    return 0;
+}
+
 /* libevent 2.1 reads at most 4 KiB per callback into a bufferevent, so a
  * stream body read that way costs an epoll round, an ioctl and a readv
  * per 4 KiB. Once the body starts, a plain TCP stream is read here
@@ -227,8 +296,10 @@ static void on_raw_event(evutil_socket_t fd, short what, void *arg)
         finish(r, "read", "i/o timeout", false);
         return;
     }
-    uint8_t *buf = r->p->t->read_buf;
-    ssize_t n = recv(fd, buf, RH_IO_MAX, 0);
+    uint8_t *dst;
+    size_t room = direct_room(r, &dst);
+    uint8_t *buf = room ? dst : r->p->t->read_buf;
+    ssize_t n = recv(fd, buf, room ? room : RH_IO_MAX, 0);
     if (n < 0) {
         int e = errno;
         if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR)
@@ -249,10 +320,12 @@ static void on_raw_event(evutil_socket_t fd, short what, void *arg)
     rbatch b;
     b.n = 0;
     tmsg_batch_init(&b.tb, &r->p->t->msg_cache);
-    if (body_bytes(r, buf, (size_t)n, &b) == 0)
+    int rc = room ? direct_bytes(r, (size_t)n, &b) : body_bytes(r, buf, (size_t)n, &b);
+    if (rc == 0)
         flush_batch(r, &b);
     tmsg_batch_end(&b.tb);
-    update_lowat(r);
+    if (rc == 0)
+        update_lowat(r);
 }
 
 /* Moves reading of the body from the bufferevent to on_raw_event (plain

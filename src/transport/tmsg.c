@@ -17,9 +17,16 @@ struct tmsg_block {
 };
 
 typedef struct tmsg_hdr {
-    tmsg_block *blk; /* NULL: a lone allocation */
-    uint64_t pad;    /* keeps the message 16-byte aligned after the header */
+    tmsg_block *blk;   /* NULL: a lone allocation */
+    tmsg_owner *owner; /* whose data the message references, or NULL; also
+                        * keeps the message 16-byte aligned */
 } tmsg_hdr;
+
+struct tmsg_owner {
+    _Atomic size_t refs;
+    void (*done)(void *arg);
+    void *arg;
+};
 
 #define HDR_ALIGN(n) (((n) + 15u) & ~(size_t)15u)
 #define BLOCK_HDR HDR_ALIGN(sizeof(tmsg_block))
@@ -72,6 +79,7 @@ static void *alloc_alone(size_t n)
     if (!h)
         return NULL;
     h->blk = NULL;
+    h->owner = NULL;
     return h + 1;
 }
 
@@ -90,6 +98,7 @@ void *tmsg_alloc(tmsg_batch *b, size_t n)
     tmsg_hdr *h = (tmsg_hdr *)(void *)((char *)b->blk + BLOCK_HDR + b->used);
     b->used += need;
     h->blk = b->blk;
+    h->owner = NULL;
     atomic_fetch_add_explicit(&b->blk->refs, 1, memory_order_relaxed);
     return h + 1;
 }
@@ -106,6 +115,36 @@ rh_msg *tmsg_copy(tmsg_batch *b, const rh_msg *src)
     return mem ? rh_msg_clone_to(src, mem) : NULL;
 }
 
+tmsg_owner *tmsg_owner_new(tmsg_batch *b, void (*done)(void *arg), void *arg)
+{
+    tmsg_owner *o = tmsg_alloc(b, sizeof(*o));
+    if (!o)
+        return NULL;
+    atomic_init(&o->refs, 1);
+    o->done = done;
+    o->arg = arg;
+    return o;
+}
+
+void tmsg_owner_put(tmsg_owner *o)
+{
+    if (atomic_fetch_sub_explicit(&o->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (o->done)
+        o->done(o->arg);
+    tmsg_release(o);
+}
+
+rh_msg *tmsg_copy_ref(tmsg_batch *b, const rh_msg *src, tmsg_owner *o, size_t ref_min)
+{
+    void *mem = tmsg_alloc(b, rh_msg_clone_size_ref(src, ref_min));
+    if (!mem)
+        return NULL;
+    ((tmsg_hdr *)mem - 1)->owner = o;
+    atomic_fetch_add_explicit(&o->refs, 1, memory_order_relaxed);
+    return rh_msg_clone_to_ref(src, mem, ref_min);
+}
+
 void tmsg_batch_end(tmsg_batch *b)
 {
     if (b->blk)
@@ -119,10 +158,13 @@ void tmsg_release(void *p)
     if (!p)
         return;
     tmsg_hdr *h = (tmsg_hdr *)p - 1;
+    tmsg_owner *o = h->owner;
     if (h->blk)
         block_release(h->blk);
     else
         free(h);
+    if (o)
+        tmsg_owner_put(o);
 }
 
 void tmsg_free(rh_msg *m)

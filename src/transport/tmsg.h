@@ -59,6 +59,17 @@ void tmsg_release(void *p);
 /* Drops the batch's hold on its block (copies made stay valid). */
 void tmsg_batch_end(tmsg_batch *b);
 
+/* Data that copies reference instead of copying (rh_transport_send_ref):
+ * done(arg) runs, on whichever thread frees the last of them, once no
+ * message refers to it. The owner lives in the batch's block. */
+typedef struct tmsg_owner tmsg_owner;
+/* A new owner with one reference, the caller's; NULL when out of memory. */
+tmsg_owner *tmsg_owner_new(tmsg_batch *b, void (*done)(void *arg), void *arg);
+void tmsg_owner_put(tmsg_owner *o); /* drops a reference */
+/* tmsg_copy, but entry data of at least ref_min bytes stay where they are
+ * and the copy holds a reference on o until it is freed. */
+rh_msg *tmsg_copy_ref(tmsg_batch *b, const rh_msg *src, tmsg_owner *o, size_t ref_min);
+
 /* A copy of src in its own allocation. */
 rh_msg *tmsg_clone(const rh_msg *src);
 /* Frees a message made by tmsg_copy or tmsg_clone; NULL is ignored. */

@@ -16,6 +16,7 @@
 
 #include <event2/thread.h>
 
+#include "rafthttp/scatter.h"
 #include "transport/internal.h"
 
 enum cmd_op {
@@ -856,29 +857,30 @@ int rh_transport_add_remote(rh_transport *t, uint64_t id, const char *const *url
 /* One call, one block: the command, its array and the copies of small
  * messages share a block from the transport's cache (tmsg.h), so a steady
  * sender allocates nothing; the loop is woken once per batch of calls. */
-int rh_transport_send(rh_transport *t, const rh_msg *msgs, size_t n)
+/* The transport's copy of one message for send: entry data referenced
+ * when o is given, copied otherwise. */
+static rh_msg *send_copy(tmsg_batch *b, const rh_msg *src, tmsg_owner *o)
 {
-    tmsg_batch b;
-    tmsg_batch_init(&b, &t->msg_cache);
+    return o ? tmsg_copy_ref(b, src, o, RH_SCATTER_REF_MIN) : tmsg_copy(b, src);
+}
+
+static int send_msgs(rh_transport *t, const rh_msg *msgs, size_t n, tmsg_batch *b,
+                     tmsg_owner *o)
+{
     if (on_loop_of == t) {
         for (size_t i = 0; i < n; i++) {
             if (msgs[i].to == 0)
                 continue;
-            rh_msg *m = tmsg_copy(&b, &msgs[i]);
-            if (!m) {
-                tmsg_batch_end(&b);
+            rh_msg *m = send_copy(b, &msgs[i], o);
+            if (!m)
                 return -ENOMEM;
-            }
             peer_send(t, m);
         }
-        tmsg_batch_end(&b);
         return 0;
     }
-    cmd *c = tmsg_alloc(&b, sizeof(cmd) + (n ? n : 1) * sizeof(rh_msg *));
-    if (!c) {
-        tmsg_batch_end(&b);
+    cmd *c = tmsg_alloc(b, sizeof(cmd) + (n ? n : 1) * sizeof(rh_msg *));
+    if (!c)
         return -ENOMEM;
-    }
     memset(c, 0, sizeof(*c));
     c->op = C_SEND;
     c->fd = -1;
@@ -887,16 +889,41 @@ int rh_transport_send(rh_transport *t, const rh_msg *msgs, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (msgs[i].to == 0)
             continue; /* etcd ignores messages to 0 */
-        rh_msg *m = tmsg_copy(&b, &msgs[i]);
+        rh_msg *m = send_copy(b, &msgs[i], o);
         if (!m) {
-            tmsg_batch_end(&b);
             cmd_free(c);
             return -ENOMEM;
         }
         c->msgs[c->n_msgs++] = m;
     }
-    tmsg_batch_end(&b);
     return post(t, c);
+}
+
+int rh_transport_send(rh_transport *t, const rh_msg *msgs, size_t n)
+{
+    tmsg_batch b;
+    tmsg_batch_init(&b, &t->msg_cache);
+    int rc = send_msgs(t, msgs, n, &b, NULL);
+    tmsg_batch_end(&b);
+    return rc;
+}
+
+int rh_transport_send_ref(rh_transport *t, const rh_msg *msgs, size_t n,
+                          void (*done)(void *arg), void *arg)
+{
+    tmsg_batch b;
+    tmsg_batch_init(&b, &t->msg_cache);
+    tmsg_owner *o = tmsg_owner_new(&b, done, arg);
+    if (!o) {
+        tmsg_batch_end(&b);
+        if (done)
+            done(arg);
+        return -ENOMEM;
+    }
+    int rc = send_msgs(t, msgs, n, &b, o);
+    tmsg_batch_end(&b);
+    tmsg_owner_put(o);
+    return rc;
 }
 
 int rh_transport_send_snapshot(rh_transport *t, const rh_msg *m, int fd, uint64_t size)

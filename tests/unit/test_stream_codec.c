@@ -332,6 +332,82 @@ static void hostile_headers_fail_with_frame_offset(void)
     CHECK_EQ_U64(fo, 8);
 }
 
+/* A large AppEntries body read straight into the decoder's buffer: the
+ * same message as fed, entry data pointing into the buffer handed over. */
+static void large_body_read_into_decoder_buffer(void)
+{
+    enum { BIG = 300000 };
+    uint8_t *data = malloc(BIG);
+    for (size_t i = 0; i < BIG; i++)
+        data[i] = (uint8_t)(i * 7);
+    rh_stream_encoder e;
+    rh_stream_encoder_init(&e, RH_STREAM_MSGAPPV2);
+    rh_entry ent[2];
+    rh_msg first = msgapp(3, 2, 9, ent, 1, 10, 9);
+    stream s = {0};
+    append(&s, &e, &first); /* a full MsgApp: sets term and index */
+    size_t head = s.len;
+    ent[0] = (rh_entry){.term = 3, .index = 11, .data = {data, BIG}};
+    rh_msg big = {.type = RH_MSG_APP, .to = LOCAL, .from = REMOTE, .term = 3,
+                  .log_term = 3, .index = 10, .entries = ent, .n_entries = 1, .commit = 10};
+    append(&s, &e, &big);
+
+    rh_stream_decoder_opts o = {.kind = RH_STREAM_MSGAPPV2, .local = LOCAL, .remote = REMOTE};
+    rh_stream_decoder *d = rh_stream_decoder_new(&o);
+    size_t used;
+    rh_msg m;
+    uint8_t *dst;
+    CHECK(rh_stream_decoder_feed(d, s.buf, head, &used, &m, NULL) == 1);
+    CHECK(rh_stream_decoder_take_buffer(d) == NULL); /* parsed in place */
+    CHECK_EQ_U64(rh_stream_decoder_reserve(d, 1 << 20, &dst), 0); /* at a boundary */
+    /* the frame's headers and 1000 body bytes by feed, the rest direct */
+    size_t pos = head;
+    CHECK(rh_stream_decoder_feed(d, s.buf + pos, 9 + 8 + 1000, &used, &m, NULL) == 0);
+    pos += used;
+    int rc = 0;
+    size_t rounds = 0;
+    while (rc == 0 && pos < s.len) {
+        size_t room = rh_stream_decoder_reserve(d, 65536, &dst);
+        if (!room) {
+            rc = rh_stream_decoder_feed(d, s.buf + pos, s.len - pos, &used, &m, NULL);
+            pos += used;
+            continue;
+        }
+        CHECK(room <= 65536);
+        memcpy(dst, s.buf + pos, room);
+        pos += room;
+        rc = rh_stream_decoder_commit(d, room, &m, NULL);
+        rounds++;
+    }
+    CHECK(rounds >= 4);
+    CHECK_EQ_U64(rc, 1);
+    CHECK_EQ_U64(pos, s.len);
+    CHECK(rh_msg_equal(&m, &big));
+    uint8_t *owned = rh_stream_decoder_take_buffer(d);
+    CHECK(owned != NULL);
+    if (m.n_entries == 1)
+        CHECK(m.entries[0].data.data > owned && m.entries[0].data.data < owned + s.len);
+    CHECK(rh_stream_decoder_take_buffer(d) == NULL);
+    /* a commit nobody reserved is refused, and the error sticks */
+    rh_err err;
+    CHECK(rh_stream_decoder_commit(d, 1, &m, &err) == RH_EINVAL);
+    free(owned);
+    rh_stream_decoder_free(d);
+
+    /* a header announcing 100 MiB with nothing behind it: the buffer
+     * offered stays near what arrived, not the announced size */
+    o.kind = RH_STREAM_MESSAGE;
+    o.max_frame = 512u << 20;
+    d = rh_stream_decoder_new(&o);
+    uint8_t hdr[12] = {0, 0, 0, 0, 0x06, 0x40, 0, 0, 1, 2, 3, 4};
+    CHECK(rh_stream_decoder_feed(d, hdr, sizeof(hdr), &used, &m, NULL) == 0);
+    size_t room = rh_stream_decoder_reserve(d, (size_t)1 << 30, &dst);
+    CHECK(room > 0 && room <= (2u << 20));
+    rh_stream_decoder_free(d);
+    free(s.buf);
+    free(data);
+}
+
 int main(void)
 {
     TEST(message_frame_is_be64_length_then_protobuf);
@@ -340,5 +416,6 @@ int main(void)
     TEST(decodes_identically_however_input_is_split);
     TEST(whole_frame_is_decoded_in_place);
     TEST(hostile_headers_fail_with_frame_offset);
+    TEST(large_body_read_into_decoder_buffer);
     return CHECK_DONE();
 }
