@@ -28,10 +28,11 @@ def run(cmd, env=None):
 
 
 def side_cmd(a, side, case, size, seconds):
+    """The command of one run; a.send picks the C side's send call."""
     if side == "go":
         return [a.go_bin, "-case", case, "-size", str(size), "-seconds", str(seconds), "-json"]
     return [a.c_bin, "bench", "--case", case, "--size", str(size), "--seconds", str(seconds),
-            "--deliver", side[2:], "--json"]
+            "--deliver", side[2:], "--send", a.send, "--json"]
 
 
 def med(v):
@@ -62,6 +63,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--cases", default="")
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--send", choices=("ref", "copy"), default="ref")
     a = ap.parse_args()
     rows = [r for r in ROWS if not a.cases or r[1] in a.cases.split(",")]
     res = {}  # (label, side) -> [json]
@@ -89,14 +91,18 @@ def main():
         return [r[key] for r in res.get((label, side), [])]
 
     out = []
-    cmd = "bench/run.sh --rounds %d --seconds %g%s%s" % (
-        a.rounds, a.seconds, " --cases " + a.cases if a.cases else "", " --write" if a.write else "")
+    cmd = "bench/run.sh --rounds %d --seconds %g%s%s%s" % (
+        a.rounds, a.seconds, " --cases " + a.cases if a.cases else "",
+        " --send copy" if a.send == "copy" else "", " --write" if a.write else "")
     out.append("# Transport benchmark\n")
     out.append("`%s`: %d interleaved rounds of %g s runs, medians (min–max). "
                "C thread: `process` on the delivery thread (the default); C loop: "
-               "`--deliver loop` (RH_DELIVER_ON_LOOP). Go: etcd 3.4.23's rafthttp "
+               "`--deliver loop` (RH_DELIVER_ON_LOOP). C sends with %s. Go: etcd 3.4.23's rafthttp "
                "(bench/gorafthttp). raw: one loopback TCP connection (bench/raw).\n" %
-               (cmd, a.rounds, a.seconds))
+               (cmd, a.rounds, a.seconds,
+                "`rh_transport_send_ref` (`--send ref`: entry data of 256 B or more "
+                "referenced until written, as a Raft log's entries can be; smaller "
+                "data copied)" if a.send == "ref" else "`rh_transport_send` (every message copied)"))
     out.append("| case | C thread msgs/s | C loop msgs/s | Go msgs/s | C/Go thread | C/Go loop "
                "| C MB/s thread / loop | raw MB/s | C/raw thread / loop "
                "| CPU s per 1M msgs: C thread / C loop / Go | CPU C/Go thread / loop "

@@ -116,6 +116,11 @@ bool rh_stream_decoder_at_boundary(const rh_stream_decoder *d);
  * (here and in feed) grows at most to twice what has arrived plus 1 MiB,
  * so an announced length costs little until its bytes come.
  */
+/* The protobuf size of the message the last 1 returned, as the frame
+ * carried it (rh_msg_size of it, for a canonical encoder such as etcd's,
+ * without walking it again); 0 when the frame carried none (a msgappv2
+ * link heartbeat or AppEntries frame). */
+uint64_t rh_stream_decoder_msg_size(const rh_stream_decoder *d);
 size_t rh_stream_decoder_reserve(rh_stream_decoder *d, size_t max, uint8_t **dst);
 int rh_stream_decoder_commit(rh_stream_decoder *d, size_t n, rh_msg *out, rh_err *err);
 /* After a 1 from feed or commit whose frame was gathered (it spanned

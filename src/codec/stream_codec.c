@@ -165,6 +165,7 @@ struct rh_stream_decoder {
 
     bool gathering; /* current frame spans feeds: bytes go to gbuf */
     bool out_in_gbuf; /* the last message returned points into gbuf */
+    uint64_t out_size; /* its protobuf bytes on the wire, 0 when not one */
     uint8_t *gbuf;  /* gather buffer, owned */
     size_t glen;    /* bytes in gbuf */
     size_t gcap;    /* its capacity */
@@ -382,8 +383,11 @@ static int parse_frame(rh_stream_decoder *d, const uint8_t *f, size_t n, rh_msg 
                        rh_err *err)
 {
     rh_arena_reset(&d->arena);
-    if (d->kind == RH_STREAM_MESSAGE)
+    d->out_size = 0;
+    if (d->kind == RH_STREAM_MESSAGE) {
+        d->out_size = n - 8;
         return parse_message(d, f + 8, n - 8, out, err);
+    }
 
     if (f[0] == RH_APPV2_LINK_HEARTBEAT) {
         memset(out, 0, sizeof(*out));
@@ -391,6 +395,7 @@ static int parse_frame(rh_stream_decoder *d, const uint8_t *f, size_t n, rh_msg 
         return 0;
     }
     if (f[0] == RH_APPV2_MSG_APP) {
+        d->out_size = n - 9;
         int rc = parse_message(d, f + 9, n - 9, out, err);
         if (rc)
             return rc;
@@ -607,4 +612,9 @@ void *rh_stream_decoder_take_buffer(rh_stream_decoder *d)
     d->glen = d->gcap = 0;
     d->out_in_gbuf = false;
     return b;
+}
+
+uint64_t rh_stream_decoder_msg_size(const rh_stream_decoder *d)
+{
+    return d->out_size;
 }

@@ -83,8 +83,8 @@ void delivery_on_loop(rh_transport *t, uint64_t from, const rh_msg *m, const cha
     process_logged(t, m, via, from);
 }
 
-size_t delivery_push(rh_transport *t, uint64_t from, rh_msg **msgs, const char **via,
-                     size_t n, bool *accepted)
+size_t delivery_push(rh_transport *t, uint64_t from, rh_msg **msgs, const uint64_t *sizes,
+                     const char **via, size_t n, bool *accepted)
 {
     delivery *d = &t->dq;
     if (t->cfg.delivery == RH_DELIVER_ON_LOOP) {
@@ -100,7 +100,7 @@ size_t delivery_push(rh_transport *t, uint64_t from, rh_msg **msgs, const char *
     delivery_count *c = count_for(d, from);
     for (size_t i = 0; i < n; i++) {
         bool prop = msgs[i]->type == RH_MSG_PROP;
-        uint64_t size = rh_msg_size(msgs[i]);
+        uint64_t size = sizes ? sizes[i] : rh_msg_size(msgs[i]);
         accepted[i] = false;
         if (!c || d->stopping || !count_fits(t, c, prop, size))
             continue;

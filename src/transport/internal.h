@@ -301,7 +301,8 @@ typedef struct peer {
 void peer_activate(peer *p);
 void peer_deactivate(peer *p, const char *source, const char *action,
                      const char *why);
-void peer_route_received(peer *p, rh_msg **batch, const char **via, size_t n);
+void peer_route_received(peer *p, rh_msg **batch, const uint64_t *sizes, const char **via,
+                         size_t n);
 peer *transport_find_peer(rh_transport *t, uint64_t id);   /* peers, not remotes */
 peer *transport_find_remote(rh_transport *t, uint64_t id);
 /* Adds a remote from X-PeerURLs ("u1,u2") unless id is a peer or remote. */
@@ -425,9 +426,10 @@ void snapshot_send_free_all(rh_transport *t);
 /* delivery.c */
 int delivery_start(rh_transport *t);
 void delivery_stop(rh_transport *t);
-/* Queues n owned messages from one peer; returns how many were accepted (in
- * order); the caller drops the rest. */
-size_t delivery_push(rh_transport *t, uint64_t from, rh_msg **msgs,
+/* Queues n owned messages from one peer, sizes[i] = rh_msg_size(msgs[i])
+ * (NULL: computed here); returns how many were accepted (in order); the
+ * caller drops the rest. */
+size_t delivery_push(rh_transport *t, uint64_t from, rh_msg **msgs, const uint64_t *sizes,
                      const char **via, size_t n, bool *accepted);
 /* RH_DELIVER_ON_LOOP: process(m) now, on the loop thread; m stays the caller's. */
 void delivery_on_loop(rh_transport *t, uint64_t from, const rh_msg *m, const char *via);

@@ -443,7 +443,7 @@ static void pipeline_complete(server_conn *c)
      * sending and our stream readers, not the pipeline handler */
     const char *via = "pipeline";
     bool accepted = false;
-    delivery_push(t, m.from, &owned, &via, 1, &accepted);
+    delivery_push(t, m.from, &owned, NULL, &via, 1, &accepted);
     if (!accepted) {
         transport_emit(t, RH_EV_DROPPED, m.from, owned->type, via, "receive queue full");
         tmsg_free(owned);

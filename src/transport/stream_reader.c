@@ -117,6 +117,7 @@ static void send_request(stream_reader *r)
 
 typedef struct rbatch {
     rh_msg *m[BATCH];
+    uint64_t size[BATCH]; /* rh_msg_size of each */
     size_t n;
     tmsg_batch tb; /* the block the copies share */
 } rbatch;
@@ -126,7 +127,7 @@ static void flush_batch(stream_reader *r, rbatch *b)
     const char *via[BATCH];
     for (size_t i = 0; i < b->n; i++)
         via[i] = via_name(r->kind);
-    peer_route_received(r->p, b->m, via, b->n);
+    peer_route_received(r->p, b->m, b->size, via, b->n);
     b->n = 0;
 }
 
@@ -148,7 +149,10 @@ static void bad_frame(stream_reader *r, const rh_err *err, rbatch *b)
  * frees the buffer with its last message. */
 static void got_message(stream_reader *r, const rh_msg *m, rbatch *b)
 {
-    r->p->st->recv_bytes += rh_msg_size(m); /* etcd counts m.Size() */
+    uint64_t size = rh_stream_decoder_msg_size(r->dec);
+    if (!size)
+        size = rh_msg_size(m);
+    r->p->st->recv_bytes += size; /* etcd counts m.Size() */
     if (rh_msg_is_link_heartbeat(m) || r->p->paused)
         return;
     if (r->p->t->cfg.delivery == RH_DELIVER_ON_LOOP) {
@@ -170,6 +174,7 @@ static void got_message(stream_reader *r, const rh_msg *m, rbatch *b)
     }
     if (!c)
         return;
+    b->size[b->n] = size;
     b->m[b->n++] = c;
     if (b->n == BATCH)
         flush_batch(r, b);

@@ -4,8 +4,13 @@
  * Layout: a block is a tmsg_block header followed by messages, each one a
  * tmsg_hdr then the rh_msg and its arrays and bytes (rh_msg_clone_to). A
  * lone message is a tmsg_hdr with blk == NULL, then the copy. The block's
- * count is one per live message plus one while a batch fills it.
+ * count is one per live message. While a batch fills the block it holds
+ * FILL_BIAS on it instead of a count per message handed out (messages may
+ * be freed, on other threads, before the batch is done); at the end it
+ * trades the bias for the number it handed out, in one atomic operation:
+ * one per block, not one per message, on the filling side.
  */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "transport/tmsg.h"
@@ -29,11 +34,13 @@ struct tmsg_owner {
 };
 
 #define HDR_ALIGN(n) (((n) + 15u) & ~(size_t)15u)
+#define FILL_BIAS (SIZE_MAX / 2) /* more than a block can ever hand out */
 #define BLOCK_HDR HDR_ALIGN(sizeof(tmsg_block))
 
-static void block_release(tmsg_block *blk)
+/* Drops n from blk's count; the one that takes it to 0 frees it. */
+static void block_put(tmsg_block *blk, size_t n)
 {
-    if (atomic_fetch_sub_explicit(&blk->refs, 1, memory_order_acq_rel) != 1)
+    if (atomic_fetch_sub_explicit(&blk->refs, n, memory_order_acq_rel) != n)
         return;
     if (blk->cache && blk->cap == TMSG_BLOCK_SIZE - BLOCK_HDR) {
         for (size_t i = 0; i < TMSG_CACHE_SLOTS; i++) {
@@ -54,14 +61,14 @@ static tmsg_block *block_get(tmsg_cache *cache)
             continue;
         tmsg_block *blk = atomic_exchange_explicit(&cache->slot[i], NULL, memory_order_acquire);
         if (blk) {
-            atomic_store_explicit(&blk->refs, 1, memory_order_relaxed);
+            atomic_store_explicit(&blk->refs, FILL_BIAS, memory_order_relaxed);
             return blk;
         }
     }
     tmsg_block *blk = malloc(TMSG_BLOCK_SIZE);
     if (!blk)
         return NULL;
-    atomic_init(&blk->refs, 1);
+    atomic_init(&blk->refs, FILL_BIAS);
     blk->cache = cache;
     blk->cap = TMSG_BLOCK_SIZE - BLOCK_HDR;
     return blk;
@@ -94,12 +101,13 @@ void *tmsg_alloc(tmsg_batch *b, size_t n)
         if (!(b->blk = block_get(b->cache)))
             return alloc_alone(n);
         b->used = 0;
+        b->handed = 0;
     }
     tmsg_hdr *h = (tmsg_hdr *)(void *)((char *)b->blk + BLOCK_HDR + b->used);
     b->used += need;
+    b->handed++;
     h->blk = b->blk;
     h->owner = NULL;
-    atomic_fetch_add_explicit(&b->blk->refs, 1, memory_order_relaxed);
     return h + 1;
 }
 
@@ -148,9 +156,10 @@ rh_msg *tmsg_copy_ref(tmsg_batch *b, const rh_msg *src, tmsg_owner *o, size_t re
 void tmsg_batch_end(tmsg_batch *b)
 {
     if (b->blk)
-        block_release(b->blk);
+        block_put(b->blk, FILL_BIAS - b->handed);
     b->blk = NULL;
     b->used = 0;
+    b->handed = 0;
 }
 
 void tmsg_release(void *p)
@@ -160,7 +169,7 @@ void tmsg_release(void *p)
     tmsg_hdr *h = (tmsg_hdr *)p - 1;
     tmsg_owner *o = h->owner;
     if (h->blk)
-        block_release(h->blk);
+        block_put(h->blk, 1);
     else
         free(h);
     if (o)

@@ -41,6 +41,7 @@ typedef struct tmsg_batch {
     tmsg_cache *cache;
     tmsg_block *blk;  /* current block, NULL before the first message */
     size_t used;      /* bytes of it handed out */
+    size_t handed;    /* messages handed out of it, counted in at the end */
 } tmsg_batch;
 
 static inline void tmsg_batch_init(tmsg_batch *b, tmsg_cache *cache)
@@ -48,6 +49,7 @@ static inline void tmsg_batch_init(tmsg_batch *b, tmsg_cache *cache)
     b->cache = cache;
     b->blk = NULL;
     b->used = 0;
+    b->handed = 0;
 }
 /* A copy of src, owned by the caller (free with tmsg_free); NULL when out of
  * memory. Small messages share the batch's block. */

@@ -213,7 +213,8 @@ void peer_deactivate(peer *p, const char *source, const char *action, const char
     transport_emit(p->t, RH_EV_PEER_INACTIVE, p->id, 0, NULL, reason);
 }
 
-void peer_route_received(peer *p, rh_msg **batch, const char **via, size_t n)
+void peer_route_received(peer *p, rh_msg **batch, const uint64_t *sizes, const char **via,
+                         size_t n)
 {
     if (!n)
         return;
@@ -221,7 +222,8 @@ void peer_route_received(peer *p, rh_msg **batch, const char **via, size_t n)
     size_t done = 0;
     while (done < n) {
         size_t k = n - done < 64 ? n - done : 64;
-        delivery_push(p->t, p->id, batch + done, via + done, k, accepted);
+        delivery_push(p->t, p->id, batch + done, sizes ? sizes + done : NULL, via + done, k,
+                      accepted);
         for (size_t i = 0; i < k; i++) {
             if (accepted[i])
                 continue;
