@@ -94,10 +94,34 @@ enum rh_delivery_mode {
     RH_DELIVER_ON_LOOP = 1,
 };
 
+/* Peer TLS, as etcd's --peer-* flags (pkg/transport.TLSInfo). Used for
+ * every https:// URL: listen URLs serve TLS, peer URLs are dialed with it.
+ * The files are re-read when they change on disk (checked at most once a
+ * second, at a new handshake): new handshakes use the new ones, established
+ * connections keep theirs. */
+typedef struct rh_tls_config {
+    const char *cert_file;        /* our certificate (PEM, chain allowed), for
+                                   * both sides of every connection */
+    const char *key_file;         /* its private key (PEM) */
+    const char *trusted_ca_file;  /* CAs peers' certificates must chain to; as
+                                   * etcd, setting it also makes the server
+                                   * demand a client certificate */
+    bool client_cert_auth;        /* server: demand and verify client certs */
+    const char *allowed_cn;       /* peer certificate's CN must be exactly this */
+    const char *allowed_hostname; /* peer certificate must be valid for this
+                                   * name or IP (its SANs, as Go's VerifyHostname);
+                                   * exclusive with allowed_cn */
+    const char *crl_file;         /* PEM CRL: certificates it revokes are refused */
+    const char *cipher_suites;    /* comma-separated IANA names (etcd's
+                                   * --cipher-suites); NULL: OpenSSL's defaults */
+    const char *min_version;      /* "TLS1.2" (default) or "TLS1.3" */
+    const char *max_version;      /* "TLS1.2" or "TLS1.3" (default) */
+} rh_tls_config;
+
 typedef struct rh_transport_config {
     uint64_t id;                  /* local member ID */
     uint64_t cluster_id;          /* cluster ID */
-    const char *const *listen;    /* URLs to serve on (http://host:port) */
+    const char *const *listen;    /* URLs to serve on (http:// or https://host:port) */
     size_t n_listen;
     const char *const *advertise; /* URLs sent in X-PeerURLs (default: listen) */
     size_t n_advertise;
@@ -127,6 +151,7 @@ typedef struct rh_transport_config {
     int delivery;                 /* rh_delivery_mode, default RH_DELIVER_ON_THREAD */
     void (*on_event)(void *ctx, const rh_event *ev); /* optional, loop thread */
     bool trace_sent;              /* emit RH_EV_SENT once a frame left for the socket */
+    rh_tls_config tls;            /* for https:// URLs; cert_file unset: no TLS */
     void *event_ctx;
 } rh_transport_config;
 

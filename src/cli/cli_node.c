@@ -130,9 +130,20 @@ const char cli_node_help[] =
     "  Observability\n"
     "    --metrics[=false]        serve Prometheus text at /metrics (default on)\n"
     "    --log-level L            debug, info, warn or error (default info)\n"
-    "  Peer TLS (not supported yet: exit 2)\n"
-    "    --cert-file, --key-file, --trusted-ca-file, --client-cert-auth,\n"
-    "    --allowed-cn, --allowed-hostname\n"
+    "  Peer TLS (for https:// URLs; each also as etcd's --peer-NAME)\n"
+    "    --cert-file F, --key-file F   our certificate and key (PEM), both sides\n"
+    "    --trusted-ca-file F      CAs the other side's certificate must chain to;\n"
+    "                             also makes the server demand one (as etcd)\n"
+    "    --client-cert-auth       the server demands a client certificate\n"
+    "    --allowed-cn CN          the other side's certificate CN must be CN\n"
+    "    --allowed-hostname H     ... or be valid for H (SANs, as Go checks)\n"
+    "    --crl-file F             refuse certificates this CRL revokes\n"
+    "    --cipher-suites LIST     IANA names, comma-separated (etcd's flag)\n"
+    "    --tls-min-version V, --tls-max-version V   TLS1.2 or TLS1.3\n"
+    "                             (default: 1.2 to 1.3). The files are re-read\n"
+    "                             when they change; a refused handshake logs\n"
+    "                             why and counts in\n"
+    "                             rafthttp_tls_handshake_failures_total\n"
     "\n"
     "HTTP\n"
     "    Besides etcd's /raft paths, the listen URLs serve GET /version, GET\n"
@@ -1088,6 +1099,7 @@ int cli_node_main(int argc, char **argv)
         .max_body = n->args.max_body_bytes,
         .no_metrics = !n->args.metrics,
         .members_json = n->args.members_json,
+        .tls = n->args.tls,
     };
     char err[512] = "";
     n->t = rh_transport_new(&cfg, err, sizeof(err));

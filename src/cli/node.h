@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rafthttp/transport.h"
+
 int cli_node_main(int argc, char **argv);
 extern const char cli_node_help[];
 
@@ -67,6 +69,7 @@ typedef struct node_args {
     uint64_t max_body_bytes;         /* --max-body-bytes */
     char *members_json;              /* owned; GET /members body, from
                                       * --initial-cluster; NULL: unknown */
+    rh_tls_config tls;               /* peer TLS flags (strings point into argv) */
 } node_args;
 
 /* Parses argv (argv[0] is "node"). Returns 0 with *done false when the node
@@ -76,8 +79,8 @@ int node_parse_args(int argc, char **argv, node_args *a, bool *done);
 void node_args_free(node_args *a);
 
 /* Checks a peer URL the way etcd's types.NewURLs does for the schemes we
- * serve: http://HOST:PORT, no path, query or user. -1 with err filled when
- * it is not one (https: "TLS is not supported yet"). */
+ * serve: http:// or https://HOST:PORT, no path, query or user. -1 with err
+ * filled when it is not one. */
 int node_check_url(const char *url, char *err, size_t errlen);
 /* url with its port replaced by port, into out. False when it does not fit. */
 bool node_url_with_port(const char *url, int port, char *out, size_t cap);

@@ -78,15 +78,16 @@ static bool bad_host_char(unsigned char c)
 
 int node_check_url(const char *url, char *err, size_t errlen)
 {
-    if (strncmp(url, "https://", 8) == 0 || strncmp(url, "unixs://", 8) == 0) {
-        snprintf(err, errlen, "%s: TLS is not supported yet", url);
+    if (strncmp(url, "unixs://", 8) == 0 || strncmp(url, "unix://", 7) == 0) {
+        snprintf(err, errlen, "%s: unix sockets are not supported", url);
         return -1;
     }
-    if (strncmp(url, "http://", 7) != 0) {
-        snprintf(err, errlen, "%s: want http://HOST:PORT", url);
+    bool tls = strncmp(url, "https://", 8) == 0;
+    if (!tls && strncmp(url, "http://", 7) != 0) {
+        snprintf(err, errlen, "%s: want http://HOST:PORT or https://HOST:PORT", url);
         return -1;
     }
-    const char *a = url + 7;
+    const char *a = url + (tls ? 8 : 7);
     size_t alen = strcspn(a, "/?#");
     if (a[alen] != 0) {
         snprintf(err, errlen, "%s: a peer URL has no path, query or fragment", url);
@@ -675,11 +676,57 @@ static int make_dir(const char *path)
     return 0;
 }
 
+static bool is_https(const char *url)
+{
+    return strncmp(url, "https://", 8) == 0;
+}
+
+/* TLS flags need a certificate and a key; https:// URLs need TLS. */
+static int check_tls_args(const node_args *a, const strv *listen, const strv *advertise)
+{
+    const rh_tls_config *c = &a->tls;
+    bool cert = c->cert_file && *c->cert_file, key = c->key_file && *c->key_file;
+    if (cert != key)
+        return cli_usage_error(CMD, "peer TLS needs both --cert-file and --key-file "
+                               "(--peer-cert-file, --peer-key-file)");
+    if (!cert && (c->trusted_ca_file || c->client_cert_auth || c->allowed_cn ||
+                  c->allowed_hostname || c->crl_file || c->cipher_suites || c->min_version ||
+                  c->max_version))
+        return cli_usage_error(CMD, "peer TLS flags need --cert-file and --key-file");
+    if (c->allowed_cn && c->allowed_hostname)
+        return cli_usage_error(CMD, "--allowed-cn and --allowed-hostname are mutually "
+                               "exclusive, as in etcd");
+    if (cert)
+        return 0;
+    const char *https = NULL;
+    for (size_t i = 0; i < listen->n && !https; i++)
+        if (is_https(listen->v[i]))
+            https = listen->v[i];
+    for (size_t i = 0; i < advertise->n && !https; i++)
+        if (is_https(advertise->v[i]))
+            https = advertise->v[i];
+    for (size_t i = 0; i < a->n_peers && !https; i++)
+        for (size_t k = 0; k < a->peers[i].n_urls && !https; k++)
+            if (is_https(a->peers[i].urls[k]))
+                https = a->peers[i].urls[k];
+    if (https)
+        return cli_usage_error(CMD, "%s: https:// needs peer TLS (--cert-file and --key-file)",
+                               https);
+    return 0;
+}
+
 int node_parse_args(int argc, char **argv, node_args *a, bool *done)
 {
-    static const char *const tls_flags[] = {"cert-file", "key-file", "trusted-ca-file",
-                                            "allowed-cn", "allowed-hostname"};
+    /* peer TLS: the spec's names and etcd's --peer-* ones */
+    static const char *const tls_flags[] = {"cert-file",     "key-file",         "trusted-ca-file",
+                                            "allowed-cn",    "allowed-hostname", "crl-file",
+                                            "cipher-suites", "tls-min-version",  "tls-max-version"};
     memset(a, 0, sizeof(*a));
+    const char **tls_vals[] = {&a->tls.cert_file,     &a->tls.key_file,
+                               &a->tls.trusted_ca_file, &a->tls.allowed_cn,
+                               &a->tls.allowed_hostname, &a->tls.crl_file,
+                               &a->tls.cipher_suites, &a->tls.min_version,
+                               &a->tls.max_version};
     a->server_version = NODE_DEFAULT_SERVER_VERSION;
     a->min_cluster_version = NODE_DEFAULT_MIN_CLUSTER_VERSION;
     a->dial_timeout_ms = 1000;
@@ -805,22 +852,27 @@ int node_parse_args(int argc, char **argv, node_args *a, bool *done)
             if (r < 0)
                 goto usage;
             a->trace_sent = bv;
-        } else if (BOOL_FLAG("client-cert-auth")) {
+        } else if (BOOL_FLAG("client-cert-auth") || BOOL_FLAG("peer-client-cert-auth")) {
             if (r < 0)
                 goto usage;
-            rc = cli_usage_error(CMD, "--client-cert-auth: TLS is not supported yet");
-            goto fail;
+            a->tls.client_cert_auth = bv;
         } else {
-            for (size_t k = 0; k < sizeof(tls_flags) / sizeof(tls_flags[0]); k++)
-                if (VALUE_FLAG(tls_flags[k])) {
+            bool matched = false;
+            for (size_t k = 0; k < sizeof(tls_flags) / sizeof(tls_flags[0]) && !matched; k++) {
+                char peer_name[40];
+                snprintf(peer_name, sizeof(peer_name), "peer-%s", tls_flags[k]);
+                bool is_peer_only = k >= 6; /* cipher suites, versions: no --peer- form */
+                if (VALUE_FLAG(tls_flags[k]) || (!is_peer_only && VALUE_FLAG(peer_name))) {
                     if (r < 0)
                         goto usage;
-                    rc = cli_usage_error(CMD, "--%s: TLS is not supported yet",
-                                         tls_flags[k]);
-                    goto fail;
+                    *tls_vals[k] = val;
+                    matched = true;
                 }
-            rc = cli_usage_error(CMD, "unknown flag %s", arg);
-            goto fail;
+            }
+            if (!matched) {
+                rc = cli_usage_error(CMD, "unknown flag %s", arg);
+                goto fail;
+            }
         }
 #undef VALUE_FLAG
 #undef BOOL_FLAG
@@ -859,6 +911,8 @@ int node_parse_args(int argc, char **argv, node_args *a, bool *done)
                              (unsigned long long)a->id);
         goto fail;
     }
+    if ((rc = check_tls_args(a, &listen, &advertise)))
+        goto fail;
     if (a->snap_dir && (rc = make_dir(a->snap_dir)))
         goto fail;
     a->listen = listen.v;

@@ -20,6 +20,7 @@
 #include "rafthttp/stream_codec.h"
 #include "rafthttp/transport.h"
 
+#include "transport/conn.h"
 #include "transport/log.h"
 #include "transport/tmsg.h"
 
@@ -29,19 +30,13 @@ int64_t rh_now_ms(void);       /* CLOCK_MONOTONIC */
 int64_t rh_realtime_ns(void);  /* CLOCK_REALTIME */
 void rh_id_str(uint64_t id, char out[17]);
 
-/* A parsed http://host:port URL. */
+/* A parsed http:// or https://host:port URL. */
 typedef struct rh_url {
     char host[256];
     char port[8];
+    bool tls; /* https:// */
 } rh_url;
 int rh_url_parse(const char *url, rh_url *out, char *err, size_t errlen);
-/* Starts a TCP connect to url on t's loop: a new bufferevent (owned by the
- * caller) with the callbacks and the dial timeout both ways; the event
- * callback gets BEV_EVENT_CONNECTED or the failure. NULL with err filled when
- * the URL does not parse or resolve or the connect fails at once. */
-struct bufferevent *rh_dial(rh_transport *t, const char *url, bufferevent_data_cb readcb,
-                           bufferevent_data_cb writecb, bufferevent_event_cb eventcb,
-                           void *arg, char *err, size_t errlen);
 /* Writes a request head to a peer at url: Host, etcd's identity headers
  * (X-Server-From, X-Server-Version, X-Min-Cluster-Version,
  * X-Etcd-Cluster-ID, X-PeerURLs), then `extra`. Returns its length (nothing
@@ -372,7 +367,10 @@ struct rh_transport {
     char server_version[32], min_cluster_version[32];
 
     struct event_base *base;
+    struct rh_tls *tls;          /* peer TLS (tls.h), NULL without; owned */
     struct evconnlistener **listeners;
+    bool *listen_tls;            /* per listener: https:// */
+    uint64_t plain_got_tls;      /* TLS handshakes that reached a plain port */
     int *ports;
     struct event *wake;          /* activated by API callers */
     struct event *status_refresh; /* transport_streams_changed: one refresh a pass */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "transport/internal.h"
+#include "transport/tls.h"
 
 /* Bucket bounds as etcd declares them (prometheus.ExponentialBuckets), with
  * the `le` text Go's exposition prints for each. */
@@ -194,6 +195,15 @@ size_t transport_metrics_text(rh_transport *t, char *buf, size_t cap)
             t->snap_recv_fail_unknown)
             put(&o, "%s{From=\"UNKNOWN_SNAPSHOT_SENDER\"} %llu\n", f->name,
                 (unsigned long long)t->snap_recv_fail_unknown);
+    }
+    if (t->tls || t->plain_got_tls) { /* ours: etcd has no counter of refused handshakes */
+        put(&o, "# HELP rafthttp_tls_handshake_failures_total Peer TLS handshakes refused, "
+                "by reason.\n# TYPE rafthttp_tls_handshake_failures_total counter\n");
+        for (int r = 0; r < TLS_R_COUNT; r++)
+            put(&o, "rafthttp_tls_handshake_failures_total{reason=\"%s\"} %llu\n",
+                tls_reason_name(r),
+                (unsigned long long)((t->tls ? tls_failures(t->tls, r) : 0) +
+                                     (r == TLS_R_TLS_TO_PLAIN ? t->plain_got_tls : 0)));
     }
     if (buf && cap)
         buf[o.n < cap ? o.n : cap - 1] = 0;

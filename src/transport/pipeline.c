@@ -187,11 +187,10 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         conn_drop(c);
         return;
     }
-    char why[300];
+    char why[700], text[600], who[17];
+    rh_id_str(c->pl->p->id, who);
     snprintf(why, sizeof(why), "post %s: %s", c->pl->p->urls[c->url % c->pl->p->n_urls],
-             what & BEV_EVENT_TIMEOUT ? "i/o timeout"
-             : what & BEV_EVENT_EOF   ? "EOF"
-                                      : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+             conn_event_text(c->pl->p->t, bev, what, who, text, sizeof(text)));
     if (c->state == PC_CONNECTING && c->pl->p->n_urls > 1 &&
         c->url % c->pl->p->n_urls == c->pl->p->pick)
         c->pl->p->pick = (c->pl->p->pick + 1) % c->pl->p->n_urls; /* URL failover */
@@ -208,7 +207,7 @@ static void conn_start(pipe_conn *c)
     c->url = p->pick;
     c->state = PC_CONNECTING;
     char err[300];
-    c->bev = rh_dial(p->t, p->urls[c->url % p->n_urls], on_read, NULL, on_event, c, err,
+    c->bev = conn_dial(p->t, p->urls[c->url % p->n_urls], on_read, NULL, on_event, c, err,
                      sizeof(err));
     if (!c->bev) {
         c->state = PC_DOWN;

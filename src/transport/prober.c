@@ -233,11 +233,10 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         drop_conn(pr);
         return;
     }
-    char why[300];
+    char why[700], text[600], who[17];
+    rh_id_str(pr->p->id, who);
     snprintf(why, sizeof(why), "probe %s: %s", pr->p->urls[pr->url % pr->p->n_urls],
-             what & BEV_EVENT_TIMEOUT ? "i/o timeout"
-             : what & BEV_EVENT_EOF   ? "EOF"
-                                      : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+             conn_event_text(pr->p->t, bev, what, who, text, sizeof(text)));
     record_failure(pr, why);
 }
 
@@ -258,7 +257,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     drop_conn(pr);
     pr->url = pr->pinned;
     char err[300];
-    pr->bev = rh_dial(p->t, p->urls[pr->url], on_read, NULL, on_event, pr, err, sizeof(err));
+    pr->bev = conn_dial(p->t, p->urls[pr->url], on_read, NULL, on_event, pr, err, sizeof(err));
     if (!pr->bev) {
         record_failure(pr, err);
         return;

@@ -823,6 +823,15 @@ static void on_conn_read(struct bufferevent *bev, void *arg)
         evtimer_del(c->head_timer);
     if (rc < 0) {
         int status = rh_http_error_status(rc);
+        if (len && (uint8_t)buf[0] == 0x16 && !conn_is_tls(bev)) {
+            /* a TLS ClientHello's record type: the peer dials https:// */
+            c->t->plain_got_tls++;
+            rh_logf(RH_LOG_WARN, "refused a TLS handshake on the plain http:// port (the peer "
+                    "has https:// for this member's URL; serve https:// with TLS files, or "
+                    "give it http://) [tls_to_plain_port]");
+            http_error(c, 400, "client sent a TLS handshake to an HTTP server", NULL, 0);
+            return;
+        }
         rh_logf(RH_LOG_WARN, "bad request from a peer connection: %s", err.msg);
         http_error(c, status ? status : 400, rh_http_strerror(rc), NULL, 0);
         return;
@@ -854,11 +863,16 @@ static void on_conn_read(struct bufferevent *bev, void *arg)
 
 static void on_conn_event(struct bufferevent *bev, short what, void *arg)
 {
-    (void)bev;
     server_conn *c = arg;
-    if (what & BEV_EVENT_TIMEOUT)
+    if (what & BEV_EVENT_CONNECTED)
+        return; /* a TLS handshake completed: the request comes next */
+    if (conn_handshaking(bev) || (conn_is_tls(bev) && (what & BEV_EVENT_ERROR))) {
+        char text[600];
+        conn_event_text(c->t, bev, what, NULL, text, sizeof(text)); /* logs and counts */
+    } else if (what & BEV_EVENT_TIMEOUT) {
         rh_logf(RH_LOG_INFO, "closed a peer connection: nothing read for %d ms",
                 c->t->cfg.head_timeout_ms);
+    }
     conn_free(c);
 }
 
@@ -867,6 +881,12 @@ static void on_head_deadline(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     server_conn *c = arg;
+    if (conn_handshaking(c->bev)) {
+        char text[600];
+        conn_event_text(c->t, c->bev, BEV_EVENT_TIMEOUT, NULL, text, sizeof(text));
+        conn_free(c);
+        return;
+    }
     if (evbuffer_get_length(bufferevent_get_input(c->bev)))
         rh_logf(RH_LOG_INFO, "closed a peer connection: request head not complete in %d ms",
                 c->t->cfg.head_timeout_ms);
@@ -879,7 +899,6 @@ static void on_head_deadline(evutil_socket_t fd, short what, void *arg)
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                       int socklen, void *arg)
 {
-    (void)l;
     (void)sa;
     (void)socklen;
     rh_transport *t = arg;
@@ -892,15 +911,16 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         evutil_closesocket(fd);
         return;
     }
-    rh_socket_tune(fd);
+    bool tls = false;
+    for (size_t i = 0; i < t->n_listen; i++)
+        if (t->listeners[i] == l)
+            tls = t->listen_tls[i];
     c->t = t;
-    c->bev = bufferevent_socket_new(t->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->bev = conn_accept(t, fd, tls);
     if (!c->bev) {
-        evutil_closesocket(fd);
         free(c);
         return;
     }
-    rh_bev_tune(c->bev);
     c->next = t->conns;
     if (t->conns)
         t->conns->prev = c;
@@ -923,7 +943,8 @@ int server_listen(rh_transport *t, char *err, size_t errlen)
 {
     t->listeners = calloc(t->n_listen, sizeof(*t->listeners));
     t->ports = calloc(t->n_listen, sizeof(*t->ports));
-    if (!t->listeners || !t->ports) {
+    t->listen_tls = calloc(t->n_listen, sizeof(*t->listen_tls));
+    if (!t->listeners || !t->ports || !t->listen_tls) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -931,6 +952,12 @@ int server_listen(rh_transport *t, char *err, size_t errlen)
         rh_url u;
         if (rh_url_parse(t->listen[i], &u, err, errlen) != 0)
             return -1;
+        if (u.tls && !t->tls) {
+            snprintf(err, errlen, "%s: https:// needs peer TLS (--peer-cert-file and "
+                     "--peer-key-file)", t->listen[i]);
+            return -1;
+        }
+        t->listen_tls[i] = u.tls;
         struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                                         .ai_flags = EVUTIL_AI_PASSIVE},
                                *ai = NULL;
@@ -966,6 +993,8 @@ void server_close_all(rh_transport *t)
             evconnlistener_free(t->listeners[i]);
     free(t->listeners);
     t->listeners = NULL;
+    free(t->listen_tls);
+    t->listen_tls = NULL;
     if (t->relisten) {
         event_free(t->relisten);
         t->relisten = NULL;

@@ -243,11 +243,9 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         start_body(s);
         return;
     }
-    char why[300];
+    char why[700], text[600];
     snprintf(why, sizeof(why), "%s: %s", s->url,
-             what & BEV_EVENT_TIMEOUT ? "i/o timeout"
-             : what & BEV_EVENT_EOF   ? "EOF"
-                                      : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+             conn_event_text(s->t, bev, what, NULL, text, sizeof(text)));
     snap_done(s, false, why);
 }
 
@@ -347,7 +345,7 @@ void snapshot_send_start(rh_transport *t, rh_msg *m, int fd, uint64_t size)
     rh_http_parser_init(&s->hp, s->hdrs, sizeof(s->hdrs) / sizeof(s->hdrs[0]), 0);
     s->state = SS_CONNECTING;
     char err[300];
-    s->bev = rh_dial(t, s->url, on_read, on_write, on_event, s, err, sizeof(err));
+    s->bev = conn_dial(t, s->url, on_read, on_write, on_event, s, err, sizeof(err));
     if (!s->bev) {
         snap_done(s, false, err);
         return;

@@ -223,7 +223,7 @@ static void set_lowat(stream_reader *r, int lowat)
 
 static void update_lowat(stream_reader *r)
 {
-    if (r->state != R_BODY || !r->bev || !r->dec)
+    if (r->state != R_BODY || !r->bev || !r->dec || conn_is_tls(r->bev))
         return;
     uint64_t missing = rh_stream_decoder_missing(r->dec);
     set_lowat(r, missing < LOWAT_MIN ? 1 : missing > RH_IO_MAX ? (int)RH_IO_MAX : (int)missing);
@@ -464,8 +464,8 @@ static void handle_head(stream_reader *r, size_t head_len)
                 rh_stream_kind_name(r->kind), (unsigned long long)p->id);
         peer_activate(p);
         read_body(r);
-        if (r->state == R_BODY && r->bev)
-            start_raw_reads(r);
+        if (r->state == R_BODY && r->bev && !conn_is_tls(r->bev))
+            start_raw_reads(r); /* TLS stays on the bufferevent, which decrypts */
         return;
     case 410:
         rh_logf(RH_LOG_ERROR, "peer %016llx says this member was removed from the cluster",
@@ -570,12 +570,11 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
             return;
         }
     }
-    const char *why = what & BEV_EVENT_TIMEOUT ? "i/o timeout"
-                      : what & BEV_EVENT_EOF   ? "EOF"
-                                               : evutil_socket_error_to_string(
-                                                     EVUTIL_SOCKET_ERROR());
+    char text[600], who[17];
+    rh_id_str(r->p->id, who);
+    const char *why = conn_event_text(r->p->t, bev, what, who, text, sizeof(text));
     if (r->state == R_CONNECTING || r->state == R_HEAD) {
-        char msg[256];
+        char msg[700];
         snprintf(msg, sizeof(msg), "dial %s: %s", r->p->urls[r->url], why);
         finish(r, "dial", msg, true);
     } else if (r->state == R_BODY && (what & BEV_EVENT_EOF) &&
@@ -600,7 +599,7 @@ static void dial(stream_reader *r)
     rh_http_parser_init(&r->hp, r->hdrs, sizeof(r->hdrs) / sizeof(r->hdrs[0]), 0);
     r->state = R_CONNECTING;
     char err[300];
-    r->bev = rh_dial(p->t, p->urls[r->url], on_read, NULL, on_event, r, err, sizeof(err));
+    r->bev = conn_dial(p->t, p->urls[r->url], on_read, NULL, on_event, r, err, sizeof(err));
     if (!r->bev)
         finish(r, "dial", err, true);
 }

@@ -177,7 +177,7 @@ static int send_now(stream_writer *w, const void *p, size_t n)
 {
     struct evbuffer *out = bufferevent_get_output(w->bev);
     ssize_t k = 0;
-    if (evbuffer_get_length(out) == 0) {
+    if (evbuffer_get_length(out) == 0 && !conn_is_tls(w->bev)) {
         k = send(bufferevent_getfd(w->bev), p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (k < 0)
             k = 0; /* the rest goes through the buffer, which reports any error */
@@ -206,7 +206,8 @@ static int encode_batch(stream_writer *w, size_t first_size)
     /* Nothing buffered: encode into the loop's scratch and send at once;
      * only what the socket does not take is copied into the buffer. A
      * quiet link's message then costs no buffer chain (an allocation). */
-    bool direct = evbuffer_get_length(out) == 0 && bufferevent_getfd(w->bev) >= 0;
+    bool direct = evbuffer_get_length(out) == 0 && bufferevent_getfd(w->bev) >= 0 &&
+                  !conn_is_tls(w->bev); /* TLS: the bufferevent encrypts from its buffer */
     rh_transport *t = w->p->t;
     if (direct && !t->write_buf && !(t->write_buf = malloc(BATCH_CHUNK)))
         direct = false;
@@ -325,8 +326,11 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         fail(w, "write", "write timeout (5s)");
     else if (what & BEV_EVENT_EOF)
         fail(w, "write", "connection closed by peer");
-    else if (what & BEV_EVENT_ERROR)
-        fail(w, "write", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+    else if (what & BEV_EVENT_ERROR) {
+        char text[600], who[17];
+        rh_id_str(w->p->id, who);
+        fail(w, "write", conn_event_text(w->p->t, bev, what, who, text, sizeof(text)));
+    }
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)

@@ -18,6 +18,7 @@
 
 #include "rafthttp/scatter.h"
 #include "transport/internal.h"
+#include "transport/tls.h"
 
 enum cmd_op {
     C_SEND,
@@ -748,6 +749,10 @@ rh_transport *rh_transport_new(const rh_transport_config *cfg, char *err, size_t
     }
     t->wake = event_new(t->base, -1, EV_PERSIST | EV_READ, on_wake, t);
     t->status_refresh = event_new(t->base, -1, 0, on_status_refresh, t);
+    if (cfg->tls.cert_file && *cfg->tls.cert_file && !(t->tls = tls_new(&cfg->tls, err, errlen))) {
+        rh_transport_free(t);
+        return NULL;
+    }
     if (server_listen(t, err, errlen) != 0) {
         rh_transport_free(t);
         return NULL;
@@ -810,6 +815,7 @@ void rh_transport_free(rh_transport *t)
         event_free(t->status_refresh);
     if (t->base)
         event_base_free(t->base);
+    tls_free(t->tls); /* after every connection: their SSLs are gone */
     free(t->ports);
     free_strv(t->listen, t->n_listen);
     free_strv(t->advertise, t->n_advertise);

@@ -66,8 +66,12 @@ int rh_url_parse(const char *url, rh_url *out, char *err, size_t errlen)
     const char *p = url;
     if (strncmp(p, "http://", 7) == 0) {
         p += 7;
+        out->tls = false;
+    } else if (strncmp(p, "https://", 8) == 0) {
+        p += 8;
+        out->tls = true;
     } else {
-        snprintf(err, errlen, "%s: only http:// URLs are supported (TLS comes later)", url);
+        snprintf(err, errlen, "%s: want an http:// or https:// URL", url);
         return -1;
     }
     const char *end = p + strcspn(p, "/?#");
@@ -94,7 +98,7 @@ int rh_url_parse(const char *url, rh_url *out, char *err, size_t errlen)
     memcpy(out->host, host_start, hl);
     out->host[hl] = 0;
     if (!colon) {
-        strcpy(out->port, "80");
+        strcpy(out->port, out->tls ? "443" : "80");
         return 0;
     }
     size_t pl = (size_t)(end - colon - 1);
@@ -130,7 +134,7 @@ int rh_bev_send(struct bufferevent *bev, const void *p, size_t n)
     struct evbuffer *out = bufferevent_get_output(bev);
     evutil_socket_t fd = bufferevent_getfd(bev);
     ssize_t k = 0;
-    if (fd >= 0 && evbuffer_get_length(out) == 0) {
+    if (fd >= 0 && evbuffer_get_length(out) == 0 && !conn_is_tls(bev)) {
         k = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (k < 0)
             k = 0; /* the buffer's write reports any error */
@@ -146,41 +150,6 @@ void rh_bev_tune(struct bufferevent *bev)
      * a 1 MiB frame took 64 trips through the loop each way */
     bufferevent_set_max_single_read(bev, RH_IO_MAX);
     bufferevent_set_max_single_write(bev, RH_IO_MAX);
-}
-
-struct bufferevent *rh_dial(rh_transport *t, const char *url, bufferevent_data_cb readcb,
-                           bufferevent_data_cb writecb, bufferevent_event_cb eventcb,
-                           void *arg, char *err, size_t errlen)
-{
-    rh_url u;
-    if (rh_url_parse(url, &u, err, errlen) != 0)
-        return NULL;
-    struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM},
-                           *ai = NULL;
-    if (evutil_getaddrinfo(u.host, u.port, &hints, &ai) != 0 || !ai) {
-        snprintf(err, errlen, "dial %s: cannot resolve %s", url, u.host);
-        return NULL;
-    }
-    struct bufferevent *bev = bufferevent_socket_new(t->base, -1, BEV_OPT_CLOSE_ON_FREE);
-    if (!bev) {
-        evutil_freeaddrinfo(ai);
-        snprintf(err, errlen, "dial %s: out of memory", url);
-        return NULL;
-    }
-    rh_bev_tune(bev);
-    bufferevent_setcb(bev, readcb, writecb, eventcb, arg);
-    struct timeval dt = {t->cfg.dial_timeout_ms / 1000, (t->cfg.dial_timeout_ms % 1000) * 1000};
-    bufferevent_set_timeouts(bev, &dt, &dt);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
-    int rc = bufferevent_socket_connect(bev, ai->ai_addr, (int)ai->ai_addrlen);
-    evutil_freeaddrinfo(ai);
-    if (rc != 0) {
-        snprintf(err, errlen, "dial %s: %s", url,
-                 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-        bufferevent_free(bev);
-        return NULL;
-    }
-    return bev;
 }
 
 int transport_response_head(struct bufferevent *bev, rh_http_parser *hp,

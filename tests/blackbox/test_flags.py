@@ -103,15 +103,16 @@ def usage_errors():
         (["--name", "a", "--initial-cluster", "a=localhost:%d" % p], ["initial-cluster", "localhost"], "--initial-cluster with a bad URL"),
         (["--name", "a", "--initial-cluster", "a=http://127.0.0.1:%d,b=http://127.0.0.1:%d" % (p, p)],
          ["initial-cluster", "same"], "--initial-cluster: two members with the same URLs (same ID)"),
-        # TLS: not supported yet
-        (base() + ["--cert-file", snap_file], ["not supported"], "--cert-file"),
-        (base() + ["--key-file", snap_file], ["not supported"], "--key-file"),
-        (base() + ["--trusted-ca-file", snap_file], ["not supported"], "--trusted-ca-file"),
-        (base() + ["--client-cert-auth"], ["not supported"], "--client-cert-auth"),
-        (base() + ["--allowed-cn", "etcd"], ["not supported"], "--allowed-cn"),
-        (base() + ["--allowed-hostname", "etcd.local"], ["not supported"], "--allowed-hostname"),
-        (base(drop=["--listen"]) + ["--listen", "https://127.0.0.1:%d" % p], ["not supported", "tls"], "--listen https://"),
-        (base() + ["--peer", "2=https://127.0.0.1:%d" % p], ["not supported", "tls"], "--peer https://"),
+        # TLS: incomplete or contradictory settings
+        (base() + ["--cert-file", snap_file], ["key-file"], "--cert-file without --key-file"),
+        (base() + ["--key-file", snap_file], ["cert-file"], "--key-file without --cert-file"),
+        (base() + ["--trusted-ca-file", snap_file], ["cert-file"], "--trusted-ca-file without a certificate"),
+        (base() + ["--client-cert-auth"], ["cert-file"], "--client-cert-auth without a certificate"),
+        (base() + ["--allowed-cn", "etcd"], ["cert-file"], "--allowed-cn without a certificate"),
+        (base() + ["--allowed-hostname", "etcd.local"], ["cert-file"], "--allowed-hostname without a certificate"),
+        (base() + ["--cert-file", snap_file, "--key-file", snap_file], ["certificate", snap_file], "--cert-file that is no certificate"),
+        (base(drop=["--listen"]) + ["--listen", "https://127.0.0.1:%d" % p], ["https", "cert-file"], "--listen https:// without TLS files"),
+        (base() + ["--peer", "2=https://127.0.0.1:%d" % p], ["https", "cert-file"], "--peer https:// without TLS files"),
     ]
     for args, words, what in cases:
         line = expect_usage(args, words, what)

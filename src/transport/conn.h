@@ -1,0 +1,49 @@
+/*
+ * The connection layer: every socket the transport dials or accepts is
+ * made here, as a plain TCP bufferevent or a TLS one (bufferevent_openssl)
+ * by the URL's scheme or the listener's, so each channel gets TLS without
+ * knowing about it. Socket tuning, and the text of a failed connection
+ * (for TLS, an explanation of the refused handshake, logged once a second
+ * at most and counted by reason), live here too.
+ *
+ * Owns nothing beyond the call: a bufferevent returned belongs to the
+ * caller (BEV_OPT_CLOSE_ON_FREE; freeing it frees its SSL and socket).
+ * Loop thread only.
+ */
+#ifndef RH_TRANSPORT_CONN_H
+#define RH_TRANSPORT_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/bufferevent.h>
+
+#include "rafthttp/transport.h"
+
+/* Starts a connect to url (http:// plain, https:// TLS, the server's
+ * certificate verified against the URL's host) on t's loop: a new
+ * bufferevent with the callbacks and the dial timeout both ways; the event
+ * callback gets BEV_EVENT_CONNECTED (after the TLS handshake) or the
+ * failure. NULL with err filled when the URL does not parse or resolve, it
+ * is https:// without TLS configured, or the connect fails at once. */
+struct bufferevent *conn_dial(rh_transport *t, const char *url, bufferevent_data_cb readcb,
+                              bufferevent_data_cb writecb, bufferevent_event_cb eventcb,
+                              void *arg, char *err, size_t errlen);
+/* The bufferevent of an accepted socket: TLS (handshake as the server) or
+ * plain. NULL (fd closed) when out of memory. */
+struct bufferevent *conn_accept(rh_transport *t, evutil_socket_t fd, bool tls);
+/* Is bev TLS? Then its fd must not be read or written directly. */
+bool conn_is_tls(struct bufferevent *bev);
+/* Is bev a TLS connection whose handshake has not completed? */
+bool conn_handshaking(struct bufferevent *bev);
+
+/* The text of bev's event `what` (BEV_EVENT_TIMEOUT, EOF or ERROR) into
+ * buf: "i/o timeout", "EOF", the socket error, or for TLS what was wrong
+ * with the handshake. A TLS refusal is also counted by reason and logged
+ * (one line, rate limited) with the peer's address and `who` (the member
+ * it claims or is meant to be, may be NULL). Returns buf. */
+const char *conn_event_text(rh_transport *t, struct bufferevent *bev, short what,
+                            const char *who, char *buf, size_t n);
+
+#endif
