@@ -7,7 +7,7 @@ pkgs=(
   clang libclang-rt-14-dev              # clang build, libFuzzer, sanitizer runtimes
   python3                               # test helper scripts
   golang-go golang-etcd-server-dev      # etcd 3.4's Go source: golden tests, Go peer
-  libevent-dev libssl-dev               # event loop and TLS (transport layers)
+  libevent-dev libssl-dev openssl       # event loop and TLS; openssl makes test certificates
   etcd-server                           # real etcd members for interop tests
 )
 missing=()
