@@ -61,6 +61,7 @@ typedef struct bench {
     size_t window;
     int deliver; /* rh_delivery_mode */
     bool send_ref; /* --send ref: rh_transport_send_ref */
+    const char *tls_dir; /* --tls DIR: https with DIR's tests/tls/make-certs.sh files */
     _Atomic uint64_t ref_calls, ref_done; /* send_ref calls and their done callbacks */
     rh_transport *t1, *t2;
     const char *want_via;  /* the stream the case must use */
@@ -300,7 +301,13 @@ static void *sender_main(void *arg)
 static rh_transport *make_transport(bench *b, uint64_t id, int (*process)(void *, const rh_msg *,
                                                                           const char *))
 {
-    const char *listen[] = {"http://127.0.0.1:0"};
+    const char *listen[] = {b->tls_dir ? "https://127.0.0.1:0" : "http://127.0.0.1:0"};
+    char cert[4096], key[4096], ca[4096];
+    snprintf(cert, sizeof(cert), "%s/m%llu.pem", b->tls_dir ? b->tls_dir : "",
+             (unsigned long long)id);
+    snprintf(key, sizeof(key), "%s/m%llu-key.pem", b->tls_dir ? b->tls_dir : "",
+             (unsigned long long)id);
+    snprintf(ca, sizeof(ca), "%s/ca.pem", b->tls_dir ? b->tls_dir : "");
     rh_transport_config cfg = {
         .id = id,
         .cluster_id = 0x1000,
@@ -311,7 +318,10 @@ static rh_transport *make_transport(bench *b, uint64_t id, int (*process)(void *
         .event_ctx = b,
         .delivery = b->deliver,
     };
-    char err[256] = "";
+    if (b->tls_dir)
+        cfg.tls = (rh_tls_config){.cert_file = cert, .key_file = key, .trusted_ca_file = ca,
+                                  .client_cert_auth = true};
+    char err[512] = "";
     rh_transport *t = rh_transport_new(&cfg, err, sizeof(err));
     if (!t)
         fprintf(stderr, "rafthttp bench: transport %llu: %s\n", (unsigned long long)id, err);
@@ -321,8 +331,9 @@ static rh_transport *make_transport(bench *b, uint64_t id, int (*process)(void *
 static int connect_pair(bench *b)
 {
     char u1[64], u2[64];
-    snprintf(u1, sizeof(u1), "http://127.0.0.1:%d", rh_transport_listen_port(b->t1, 0));
-    snprintf(u2, sizeof(u2), "http://127.0.0.1:%d", rh_transport_listen_port(b->t2, 0));
+    const char *scheme = b->tls_dir ? "https" : "http";
+    snprintf(u1, sizeof(u1), "%s://127.0.0.1:%d", scheme, rh_transport_listen_port(b->t1, 0));
+    snprintf(u2, sizeof(u2), "%s://127.0.0.1:%d", scheme, rh_transport_listen_port(b->t2, 0));
     const char *p1[] = {u1}, *p2[] = {u2};
     if (rh_transport_start(b->t1) || rh_transport_start(b->t2) ||
         rh_transport_add_peer(b->t1, 2, p2, 1) || rh_transport_add_peer(b->t2, 1, p1, 1))
@@ -382,7 +393,7 @@ const char cli_bench_help[] =
     "SYNOPSIS\n"
     "    rafthttp bench --case msgappv2|message|heartbeat|rtt [--size BYTES]\n"
     "                   [--seconds S] [--window N] [--deliver thread|loop]\n"
-    "                   [--send copy|ref] [--json]\n"
+    "                   [--send copy|ref] [--tls DIR] [--json]\n"
     "\n"
     "DESCRIPTION\n"
     "    Member 1 sends to member 2 through rh_transport_send; member 2's\n"
@@ -408,6 +419,8 @@ const char cli_bench_help[] =
     "                    loop: process on the loop thread (RH_DELIVER_ON_LOOP)\n"
     "    --send S        copy (default): rh_transport_send; ref:\n"
     "                    rh_transport_send_ref (entry data referenced)\n"
+    "    --tls DIR       peer TLS (https://, mutual): DIR holds\n"
+    "                    tests/tls/make-certs.sh's ca.pem, m1.pem, m2.pem and keys\n"
     "    --json          one JSON object on standard output\n"
     "\n"
     "OUTPUT\n"
@@ -479,6 +492,10 @@ static int parse_args(int argc, char **argv, bench *b, bool *json)
                 b->deliver = RH_DELIVER_ON_LOOP;
             else
                 return cli_usage_error(CMD, "bad --deliver \"%s\" (thread or loop)", v);
+        } else if ((r = cli_flag(argc, argv, &i, CMD, "tls", &v)) != 0) {
+            if (r < 0)
+                return CLI_EXIT_USAGE;
+            b->tls_dir = v;
         } else if ((r = cli_flag(argc, argv, &i, CMD, "send", &v)) != 0) {
             if (r < 0)
                 return CLI_EXIT_USAGE;
@@ -615,13 +632,13 @@ int cli_bench_main(int argc, char **argv)
     }
     if (json) {
         printf("{\"impl\":\"c\",\"case\":\"%s\",\"size\":%zu,\"window\":%zu,\"deliver\":\"%s\","
-               "\"send\":\"%s\","
+               "\"send\":\"%s\",\"tls\":%s,"
                "\"seconds\":%.3f,\"msgs\":%llu,\"msgs_per_sec\":%.0f,\"mb_per_sec\":%.2f,"
                "\"dropped\":%llu,\"cpu_sec\":%.3f,\"cpu_sec_per_million\":%.3f,"
                "\"peak_rss_kib\":%ld",
                case_names[b.kase], b.size, b.window,
                b.deliver == RH_DELIVER_ON_LOOP ? "loop" : "thread",
-               b.send_ref ? "ref" : "copy", secs,
+               b.send_ref ? "ref" : "copy", b.tls_dir ? "true" : "false", secs,
                (unsigned long long)msgs, rate, rate * (double)b.size / 1e6,
                (unsigned long long)drops, cpu, cpu_pm, peak_rss_kib());
         if (stats)

@@ -20,6 +20,11 @@ follower (--reply echo-resp). Checks:
   - a put through etcd's client API commits with C in the cluster and its
     entry reaches C; neither member exits or believes itself removed.
 The node never answers 410 (that would make a real member shut down).
+
+test_etcd_tls.py runs the same over mutual TLS: every member (etcd and C)
+with --peer-cert-file/--peer-key-file/--peer-trusted-ca-file and
+--peer-client-cert-auth, https:// peer URLs, certificates from
+tests/tls/make-certs.sh.
 """
 import base64
 import hashlib
@@ -27,6 +32,7 @@ import http.client
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 
@@ -76,18 +82,41 @@ def is_leader(port):
     return status == 200 and re.search(r"^etcd_server_is_leader 1$", body, re.M) is not None
 
 
-def test():
+def make_certs():
+    """tests/tls/make-certs.sh into the work dir; its path."""
+    d = os.path.join(WORKDIR, "certs")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tls", "make-certs.sh")
+    p = subprocess.run(["bash", script, d], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True)
+    if p.returncode != 0:
+        raise Failed("tests/tls/make-certs.sh failed (%d): %s" % (p.returncode, p.stdout[-500:]))
+    return d
+
+
+def tls_flags(certs, member, prefix):
+    """Peer TLS flags as etcd names them (prefix "--peer-") or the spec does ("--")."""
+    return [prefix + "cert-file", os.path.join(certs, member + ".pem"),
+            prefix + "key-file", os.path.join(certs, member + "-key.pem"),
+            prefix + "trusted-ca-file", os.path.join(certs, "ca.pem"),
+            prefix + "client-cert-auth"]
+
+
+def test(tls=False):
     need_binary(RAFTHTTP, "rafthttp")
     need_binary(ETCD, "etcd 3.4 (apt-get install etcd-server)")
+    certs = make_certs() if tls else None
+    cert_of = {"a": "m1", "b": "m2", "c": "m3"}
     peer = {n: free_port() for n in "abc"}
     client = {n: free_port() for n in "ab"}
-    purl = {n: "http://127.0.0.1:%d" % peer[n] for n in "abc"}
+    scheme = "https" if tls else "http"
+    purl = {n: "%s://127.0.0.1:%d" % (scheme, peer[n]) for n in "abc"}
     cluster = ",".join("%s=%s" % (n, purl[n]) for n in "abc")
     want_ids = {n: member_id([purl[n]], TOKEN) for n in "abc"}
     want_cid = cluster_id(want_ids.values())
 
     node = Proc("c-node", [RAFTHTTP, "node", "--name", "c", "--initial-cluster", cluster,
-                           "--initial-cluster-token", TOKEN, "--reply", "echo-resp"])
+                           "--initial-cluster-token", TOKEN, "--reply", "echo-resp"] +
+                (tls_flags(certs, cert_of["c"], "--peer-") if tls else []))
     ready = node.wait(lambda e: e["event"] == "ready", "ready event", 10, 0)
     cid_c = ready.get("id")
     if (cid_c, ready.get("clusterId")) != (want_ids["c"], want_cid):
@@ -109,7 +138,8 @@ def test():
             "--initial-cluster", cluster, "--initial-cluster-token", TOKEN,
             "--initial-cluster-state", "new", "--logger", "zap", "--log-outputs", "stderr",
             "--heartbeat-interval", "100", "--election-timeout", "1000",
-        ], json_events=False, stdin=False)
+        ] + (tls_flags(certs, cert_of[n], "--peer-") if tls else []),
+            json_events=False, stdin=False)
 
     # C's streams to both members: status shows both active
     deadline = time.monotonic() + 20
