@@ -455,9 +455,6 @@ static SSL_CTX *build_ctx(rh_tls *t, bool server, char *err, size_t errlen)
     /* Go closes connections without close_notify: that is an EOF */
     SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_info_callback(ctx, info_cb);
-    /* read many records a read(2), not a header and a body each */
-    SSL_CTX_set_read_ahead(ctx, 1);
-    SSL_CTX_set_default_read_buffer_len(ctx, 256 * 1024);
     if (t->cipher_list && SSL_CTX_set_cipher_list(ctx, t->cipher_list) != 1) {
         ssl_errors(err, errlen, "cipher suites", t->cipher_list);
         goto fail;
