@@ -35,6 +35,29 @@ class Failed(Exception):
     pass
 
 
+def make_certs():
+    """tests/tls/make-certs.sh into the work dir (once); its path."""
+    d = os.path.join(WORKDIR, "certs")
+    if os.path.exists(os.path.join(d, "ca.pem")):
+        return d
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tls", "make-certs.sh")
+    p = subprocess.run(["bash", script, d], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True)
+    if p.returncode != 0:
+        raise Failed("tests/tls/make-certs.sh failed (%d): %s" % (p.returncode, p.stdout[-500:]))
+    return d
+
+
+def tls_flags(certs, member, prefix="--peer-"):
+    """Mutual peer TLS flags for a member's certificate (make_certs' mN), as
+    etcd names them (prefix "--peer-"; gopeer and the C node take these) or
+    the node spec does ("--")."""
+    return [prefix + "cert-file", os.path.join(certs, member + ".pem"),
+            prefix + "key-file", os.path.join(certs, member + "-key.pem"),
+            prefix + "trusted-ca-file", os.path.join(certs, "ca.pem"),
+            prefix + "client-cert-auth"]
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

@@ -32,12 +32,12 @@ import http.client
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Failed, Proc, WORKDIR, free_port, http_get, main, need_binary, ok  # noqa
+from harness import (Failed, Proc, WORKDIR, free_port, http_get, main, make_certs,  # noqa
+                     need_binary, ok, tls_flags)
 
 RAFTHTTP = sys.argv[1] if len(sys.argv) > 1 else ""
 ETCD = sys.argv[2] if len(sys.argv) > 2 else "/usr/bin/etcd"
@@ -80,25 +80,6 @@ def received_from(port, cid):
 def is_leader(port):
     status, body = http_get(port, "/metrics")
     return status == 200 and re.search(r"^etcd_server_is_leader 1$", body, re.M) is not None
-
-
-def make_certs():
-    """tests/tls/make-certs.sh into the work dir; its path."""
-    d = os.path.join(WORKDIR, "certs")
-    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tls", "make-certs.sh")
-    p = subprocess.run(["bash", script, d], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       text=True)
-    if p.returncode != 0:
-        raise Failed("tests/tls/make-certs.sh failed (%d): %s" % (p.returncode, p.stdout[-500:]))
-    return d
-
-
-def tls_flags(certs, member, prefix):
-    """Peer TLS flags as etcd names them (prefix "--peer-") or the spec does ("--")."""
-    return [prefix + "cert-file", os.path.join(certs, member + ".pem"),
-            prefix + "key-file", os.path.join(certs, member + "-key.pem"),
-            prefix + "trusted-ca-file", os.path.join(certs, "ca.pem"),
-            prefix + "client-cert-auth"]
 
 
 def test(tls=False):
