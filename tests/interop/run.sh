@@ -49,6 +49,9 @@ run test_ops 120 "$bdir/bin/rafthttp" "$bdir/bin/gopeer" "${ETCD_BIN:-/usr/bin/e
 # the 1 GiB run); ASan's quarantine kept small so peak RSS measures us
 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=8" \
 	run test_snapshot 180 "$bdir/bin/rafthttp" "$bdir/bin/gopeer" ${SNAP_SIZES_MIB:-0 1 256}
+# all of test_go_streams and test_snapshot again over mutual TLS
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=8" \
+	run test_go_tls 240 "$bdir/bin/rafthttp" "$bdir/bin/gopeer" ${SNAP_SIZES_MIB:-0 1 256}
 
 if [ ${#failed[@]} -ne 0 ]; then
 	echo "== interop: FAIL (${failed[*]}) in $((SECONDS - start)) s"

@@ -23,14 +23,15 @@ usage: test_go_streams.py RAFTHTTP_BIN GOPEER_BIN
   - both exit 0 on SIGTERM; no unparsable stdout line.
 
 With GOPEER_BIN as RAFTHTTP_BIN (test_go_streams.py GOPEER GOPEER) it runs
-Go against Go, to check the test itself.
+Go against Go, to check the test itself. test_go_tls.py runs all of it over
+mutual TLS (https://, gopeer configured by etcd's transport.TLSInfo).
 """
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Failed, Proc, free_port, main, need_binary, ok  # noqa
+from harness import Failed, Proc, free_port, main, need_binary, ok, tls_flags  # noqa
 from msgs import b64, canon, entry, every_type, full_msg  # noqa
 
 RAFTHTTP = sys.argv[1] if len(sys.argv) > 1 else ""
@@ -38,6 +39,12 @@ GOPEER = sys.argv[2] if len(sys.argv) > 2 else ""
 C_ID, G_ID, CID = 0x1c0ffee, 0x2beef, 0x5eed
 RESTART_WITHIN = 1.0
 RUN = 2000
+TLS_CERTS = None  # a make_certs() directory: every member on https:// (test_go_tls.py)
+CERT_OF = {C_ID: "m1", G_ID: "m2"}
+
+
+def scheme():
+    return "https" if TLS_CERTS else "http"
 
 
 def is_gopeer(path):
@@ -56,13 +63,15 @@ class Member:
     def start(self):
         argv = [self.binary] if is_gopeer(self.binary) else [self.binary, "node"]
         argv += ["--id", "%x" % self.id, "--cluster-id", "%x" % CID,
-                 "--listen", "http://127.0.0.1:%d" % self.port,
-                 "--peer", "%x=http://127.0.0.1:%d" % (self.peer_id, self.peer_port)]
+                 "--listen", "%s://127.0.0.1:%d" % (scheme(), self.port),
+                 "--peer", "%x=%s://127.0.0.1:%d" % (self.peer_id, scheme(), self.peer_port)]
+        if TLS_CERTS:
+            argv += tls_flags(TLS_CERTS, CERT_OF[self.id])
         self.proc = Proc(self.label, argv)
         ev = self.proc.wait(lambda e: e["event"] == "ready", "ready event", 10, 0)
         listen = ev.get("listen")
         urls = listen if isinstance(listen, list) else [listen]
-        want = "http://127.0.0.1:%d" % self.port
+        want = "%s://127.0.0.1:%d" % (scheme(), self.port)
         if want not in urls:
             raise Failed("%s: ready event lists %r, want %s" % (self.proc.name, listen, want))
         self.ready_t = ev["_t"]

@@ -15,11 +15,12 @@ halfway leaves no file under the final name.
 import hashlib
 import os
 import socket
+import ssl
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import WORKDIR, Failed, Proc, free_port, main, need_binary, ok  # noqa
+from harness import WORKDIR, Failed, Proc, free_port, main, need_binary, ok, tls_flags  # noqa
 
 RAFTHTTP = sys.argv[1] if len(sys.argv) > 1 else ""
 GOPEER = sys.argv[2] if len(sys.argv) > 2 else ""
@@ -28,6 +29,7 @@ C_ID, G_ID, CID = 0x1c, 0x2d, 0x5eed
 # the bound; under ASan run with a small quarantine
 # (ASAN_OPTIONS=quarantine_size_mb=8) or freed chains count too
 RSS_LIMIT_MIB = int(os.environ.get("SNAP_RSS_LIMIT_MIB", "64"))
+TLS_CERTS = None  # a make_certs() directory: both on https:// (test_go_tls.py)
 
 
 def vm_hwm_kib(pid):
@@ -65,15 +67,18 @@ def test():
     need_binary(GOPEER, "gopeer")
     cport, gport = free_port(), free_port()
     snap_dir = os.path.join(WORKDIR, "c-snap")
+    sch = "https" if TLS_CERTS else "http"
     c = Proc("c-node", [RAFTHTTP, "node", "--id", "%x" % C_ID, "--cluster-id", "%x" % CID,
-                        "--listen", "http://127.0.0.1:%d" % cport, "--snap-dir", snap_dir,
-                        "--peer", "%x=http://127.0.0.1:%d" % (G_ID, gport)])
+                        "--listen", "%s://127.0.0.1:%d" % (sch, cport), "--snap-dir", snap_dir,
+                        "--peer", "%x=%s://127.0.0.1:%d" % (G_ID, sch, gport)] +
+             (tls_flags(TLS_CERTS, "m1") if TLS_CERTS else []))
     c.wait_event(lambda e: e["event"] == "ready", 10, "C ready")
     g_snap_dir = os.path.join(WORKDIR, "go-snap")
     os.makedirs(g_snap_dir, exist_ok=True)
     g = Proc("go-peer", [GOPEER, "--id", "%x" % G_ID, "--cluster-id", "%x" % CID,
-                         "--listen", "http://127.0.0.1:%d" % gport, "--snap-dir", g_snap_dir,
-                         "--peer", "%x=http://127.0.0.1:%d" % (C_ID, cport)])
+                         "--listen", "%s://127.0.0.1:%d" % (sch, gport), "--snap-dir", g_snap_dir,
+                         "--peer", "%x=%s://127.0.0.1:%d" % (C_ID, sch, cport)] +
+             (tls_flags(TLS_CERTS, "m2") if TLS_CERTS else []))
     c.wait_event(lambda e: e["event"] == "peerActive", 10, "C sees Go active")
 
     for k, mib in enumerate(SIZES):
@@ -141,6 +146,11 @@ def test():
 
     # an upload cut halfway: no file under the final name, no temp file left
     s = socket.create_connection(("127.0.0.1", cport))
+    if TLS_CERTS:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(os.path.join(TLS_CERTS, "ca.pem"))
+        ctx.load_cert_chain(os.path.join(TLS_CERTS, "m3.pem"), os.path.join(TLS_CERTS, "m3-key.pem"))
+        s = ctx.wrap_socket(s, server_hostname="127.0.0.1")
     msg = bytes.fromhex("0807101c182d2003")  # MsgSnap to 1c from 2d, term 3
     snap = bytes.fromhex("4a0b12090a02280010f90e1803")  # metadata index 1913, no data
     body_head = (len(msg + snap)).to_bytes(8, "big") + msg + snap
