@@ -7,6 +7,9 @@
 //	       [--reply none|echo-resp] [--dial-timeout D] [--dial-retry D]
 //	       [--server-version V] [--min-cluster-version V]
 //	       [--log-level debug|info|warn|error]
+//	       [--peer-cert-file F --peer-key-file F] [--peer-trusted-ca-file F]
+//	       [--peer-client-cert-auth] [--peer-cert-allowed-cn CN]
+//	       [--peer-cert-allowed-hostname H] [--peer-crl-file F]
 //
 // Raft is a fake that reports what the transport hands it. Standard output
 // carries events, standard input commands; logs (zap JSON) go to standard
@@ -17,6 +20,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -41,6 +45,7 @@ import (
 	"go.etcd.io/etcd/etcdserver/api/rafthttp"
 	"go.etcd.io/etcd/etcdserver/api/snap"
 	stats "go.etcd.io/etcd/etcdserver/api/v2stats"
+	"go.etcd.io/etcd/pkg/transport"
 	"go.etcd.io/etcd/pkg/types"
 	"go.etcd.io/etcd/raft"
 	"go.etcd.io/etcd/raft/raftpb"
@@ -488,6 +493,53 @@ func fail(format string, a ...interface{}) {
 	os.Exit(2)
 }
 
+// tlsErrorLog is the http.Server's ErrorLog output: lines about refused TLS
+// handshakes go to stderr as they are, prefixed "gopeer: "; every other
+// line is discarded (etcd's peer server discards them all).
+type tlsErrorLog struct{}
+
+func (tlsErrorLog) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte("TLS handshake error")) {
+		os.Stderr.Write(append([]byte("gopeer: "), p...))
+	}
+	return len(p), nil
+}
+
+// handshakeFailure is TLSInfo.HandshakeFailure. etcd's TLS listener
+// (pkg/transport) completes the handshake and its checks (client cert SAN
+// against the remote address, CRL) before http.Server sees the connection,
+// so net/http never logs a refusal itself. This logs it as etcd does with
+// the zap logger (embed/config_logging.go, "rejected connection") and also
+// as the line net/http would write ("http: TLS handshake error from ADDR:
+// ERR") through errLog.
+func handshakeFailure(lg *zap.Logger, errLog *log.Logger) func(*tls.Conn, error) {
+	return func(conn *tls.Conn, err error) {
+		state := conn.ConnectionState()
+		remoteAddr := conn.RemoteAddr().String()
+		if len(state.PeerCertificates) > 0 {
+			cert := state.PeerCertificates[0]
+			ips := make([]string, len(cert.IPAddresses))
+			for i := range cert.IPAddresses {
+				ips[i] = cert.IPAddresses[i].String()
+			}
+			lg.Warn("rejected connection",
+				zap.String("remote-addr", remoteAddr),
+				zap.String("server-name", state.ServerName),
+				zap.Strings("ip-addresses", ips),
+				zap.Strings("dns-names", cert.DNSNames),
+				zap.Error(err),
+			)
+		} else {
+			lg.Warn("rejected connection",
+				zap.String("remote-addr", remoteAddr),
+				zap.String("server-name", state.ServerName),
+				zap.Error(err),
+			)
+		}
+		errLog.Printf("http: TLS handshake error from %s: %v", remoteAddr, err)
+	}
+}
+
 type peerFlag struct {
 	id   uint64
 	urls []string
@@ -501,6 +553,7 @@ func main() {
 		serverVersion, minClusterVersion    string
 		listens, advertise, peerS           multi
 		dialTimeout, dialRetry              time.Duration
+		tlsInfo                             transport.TLSInfo
 	)
 	fs.StringVar(&idS, "id", "", "local member ID (hex)")
 	fs.StringVar(&cidS, "cluster-id", "", "cluster ID (hex)")
@@ -514,6 +567,15 @@ func main() {
 	fs.StringVar(&minClusterVersion, "min-cluster-version", version.MinClusterVersion, "X-Min-Cluster-Version")
 	fs.DurationVar(&dialTimeout, "dial-timeout", time.Second, "dial timeout")
 	fs.DurationVar(&dialRetry, "dial-retry", 100*time.Millisecond, "minimum gap between stream redials")
+	// Peer TLS: etcd's flags (etcdmain/config.go), into one TLSInfo used by
+	// the https listeners and by the Transport's dialers, as in etcd.
+	fs.StringVar(&tlsInfo.CertFile, "peer-cert-file", "", "Path to the peer server TLS cert file.")
+	fs.StringVar(&tlsInfo.KeyFile, "peer-key-file", "", "Path to the peer server TLS key file.")
+	fs.BoolVar(&tlsInfo.ClientCertAuth, "peer-client-cert-auth", false, "Enable peer client cert authentication.")
+	fs.StringVar(&tlsInfo.TrustedCAFile, "peer-trusted-ca-file", "", "Path to the peer server TLS trusted CA file.")
+	fs.StringVar(&tlsInfo.CRLFile, "peer-crl-file", "", "Path to the peer certificate revocation list file.")
+	fs.StringVar(&tlsInfo.AllowedCN, "peer-cert-allowed-cn", "", "Allowed CN for inter peer authentication.")
+	fs.StringVar(&tlsInfo.AllowedHostname, "peer-cert-allowed-hostname", "", "Allowed TLS hostname for inter peer authentication.")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		fail("%v", err)
 	}
@@ -565,22 +627,54 @@ func main() {
 		peers = append(peers, peerFlag{uint64(pid), us})
 	}
 
-	// Bind every listen URL first (port 0 picks a free port).
+	n := &node{
+		local:   uint64(id),
+		reply:   reply == "echo-resp",
+		track:   &recvTracker{},
+		peers:   map[uint64][]string{},
+		removed: map[uint64]bool{},
+		paused:  map[uint64]bool{},
+		stopc:   make(chan struct{}),
+	}
+	lg := newLogger(level, n.onLog)
+	// The http.Servers' ErrorLog: only TLS handshake errors reach stderr.
+	errLog := log.New(tlsErrorLog{}, "", 0)
+	tlsInfo.HandshakeFailure = handshakeFailure(lg, errLog)
+	if !tlsInfo.Empty() {
+		lg.Info("starting with peer TLS", zap.String("tls-info", fmt.Sprintf("%+v", tlsInfo)),
+			zap.Strings("cipher-suites", nil))
+	}
+
+	// Bind every listen URL first (port 0 picks a free port). As etcd's
+	// configurePeerListeners: an https URL gets pkg/transport's TLS listener
+	// (handshake, client cert SAN check, CRL check) on the TLSInfo, an http
+	// URL ignores the TLS flags (with etcd's warnings).
 	var lns []net.Listener
 	var listenURLs []string
 	for _, l := range listens {
 		u, err := url.Parse(l)
-		if err != nil || u.Scheme != "http" || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			fail("--listen %q: want http://HOST:PORT (TLS is not supported by gopeer)", l)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			fail("--listen %q: want http://HOST:PORT or https://HOST:PORT", l)
 		}
-		ln, err := net.Listen("tcp", u.Host)
+		var ln net.Listener
+		if u.Scheme == "https" {
+			ln, err = transport.NewListener(u.Host, u.Scheme, &tlsInfo)
+		} else {
+			if !tlsInfo.Empty() {
+				lg.Warn("scheme is HTTP while key and cert files are present; ignoring key and cert files", zap.String("peer-url", u.String()))
+			}
+			if tlsInfo.ClientCertAuth {
+				lg.Warn("scheme is HTTP while --peer-client-cert-auth is enabled; ignoring client cert auth for this URL", zap.String("peer-url", u.String()))
+			}
+			ln, err = net.Listen("tcp", u.Host)
+		}
 		if err != nil {
 			fail("--listen %q: %v", l, err)
 		}
 		host, _, _ := net.SplitHostPort(u.Host)
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
 		lns = append(lns, ln)
-		listenURLs = append(listenURLs, "http://"+net.JoinHostPort(host, port))
+		listenURLs = append(listenURLs, u.Scheme+"://"+net.JoinHostPort(host, port))
 	}
 	if len(advertise) == 0 {
 		advertise = listenURLs
@@ -601,27 +695,18 @@ func main() {
 	if err := os.MkdirAll(snapDir, 0o755); err != nil {
 		fail("--snap-dir: %v", err)
 	}
+	n.snapDir = snapDir
 
 	// Headers rafthttp sends and checks come from these package variables.
 	version.Version = serverVersion
 	version.MinClusterVersion = minClusterVersion
 
-	n := &node{
-		local:   uint64(id),
-		reply:   reply == "echo-resp",
-		snapDir: snapDir,
-		track:   &recvTracker{},
-		peers:   map[uint64][]string{},
-		removed: map[uint64]bool{},
-		paused:  map[uint64]bool{},
-		stopc:   make(chan struct{}),
-	}
-	lg := newLogger(level, n.onLog)
 	errc := make(chan error, 16)
 	tr := &rafthttp.Transport{
 		Logger:             lg,
 		DialTimeout:        dialTimeout,
 		DialRetryFrequency: rate.Every(dialRetry),
+		TLSInfo:            tlsInfo, // dialers: TLS for https peer URLs (NewTimeoutTransport)
 		ID:                 id,
 		URLs:               adv,
 		ClusterID:          cid,
@@ -678,8 +763,9 @@ func main() {
 	})
 	var srvs []*http.Server
 	for _, ln := range lns {
-		// As etcd's peer server (embed/etcd.go): 5 min ReadTimeout, no error log.
-		srv := &http.Server{Handler: mux, ReadTimeout: 5 * time.Minute, ErrorLog: log.New(io.Discard, "", 0)}
+		// As etcd's peer server (embed/etcd.go): 5 min ReadTimeout, error log
+		// discarded except for TLS handshake errors (see tlsErrorLog).
+		srv := &http.Server{Handler: mux, ReadTimeout: 5 * time.Minute, ErrorLog: errLog}
 		srvs = append(srvs, srv)
 		go srv.Serve(ln)
 	}

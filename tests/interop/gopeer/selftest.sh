@@ -6,6 +6,7 @@
 #   selftest.sh BUILD_DIR     (builds BUILD_DIR/bin/gopeer first)
 #
 # Exits non-zero, with a message saying what failed, on any failure.
+# The TLS part needs openssl (a throwaway CA and peer cert, made here).
 set -euo pipefail
 
 [ $# -eq 1 ] || {
@@ -15,6 +16,10 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 command -v python3 >/dev/null 2>&1 || {
 	echo "gopeer/selftest.sh: python3 not found" >&2
+	exit 1
+}
+command -v openssl >/dev/null 2>&1 || {
+	echo "gopeer/selftest.sh: openssl not found (needed for the TLS part)" >&2
 	exit 1
 }
 "$here/build.sh" "$1"
@@ -37,12 +42,32 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# A throwaway CA and one peer cert (both gopeers use it, as server and as
+# client): EC P-256, SAN IP:127.0.0.1, serverAuth+clientAuth.
+pki=$tmp/pki
+mkdir "$pki"
+printf '%s\n' basicConstraints=critical,CA:FALSE keyUsage=critical,digitalSignature \
+	extendedKeyUsage=serverAuth,clientAuth subjectAltName=IP:127.0.0.1 >"$pki/peer.ext"
+if ! {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$pki/ca.key" -out "$pki/ca.crt" -days 2 -subj /CN=gopeer-selftest-ca \
+		-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign &&
+		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+			-keyout "$pki/peer.key" -out "$pki/peer.csr" -subj /CN=gopeer-selftest-peer &&
+		openssl x509 -req -in "$pki/peer.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" \
+			-set_serial 2 -days 2 -extfile "$pki/peer.ext" -out "$pki/peer.crt"
+} >"$pki/openssl.log" 2>&1; then
+	echo "gopeer/selftest.sh: FAIL: openssl could not make the test CA/cert:" >&2
+	cat "$pki/openssl.log" >&2
+	exit 1
+fi
+
 # The driver runs in the background so that a signal to this script is
 # handled at once (bash runs traps only between foreground commands).
-timeout --kill-after=5 90 python3 - "$bin" "$tmp" <<'PY' &
-import base64, hashlib, json, os, socket, subprocess, sys, threading, time
+timeout --kill-after=5 90 python3 - "$bin" "$tmp" "$pki" <<'PY' &
+import base64, hashlib, json, os, socket, ssl, subprocess, sys, threading, time, urllib.request
 
-BIN, TMP = sys.argv[1], sys.argv[2]
+BIN, TMP, PKI = sys.argv[1], sys.argv[2], sys.argv[3]
 T0 = time.time()
 A_ID, B_ID, CID = 0x8e9e05c52164694d, 0x91bc3c398fb3c146, 0xcdf818194e3a8c32
 children = []
@@ -386,14 +411,115 @@ def main():
     ok("B kept serving after stdin EOF and exited 0 on SIGTERM; A exited 0 on {\"cmd\":\"stop\"}")
 
 
+def wait_stream_writers(p, timeout=5):
+    """Both of p's stream writers (msgappv2 and message) attached."""
+    deadline = time.time() + timeout
+    while True:
+        log = p.stderr_text()
+        if all('"stream-writer-type":"%s"' % t in log and "established TCP streaming connection" in log
+               for t in ("stream MsgApp v2", "stream Message")):
+            return
+        if time.time() > deadline:
+            raise Fail("%s: its msgappv2 and message stream writers were not both attached within %ds" % (p.name, timeout))
+        time.sleep(0.05)
+
+
+def tls_main():
+    """Peer TLS as an etcd member has it: https listeners, client cert auth."""
+    ca, crt, key = (os.path.join(PKI, f) for f in ("ca.crt", "peer.crt", "peer.key"))
+    tls_flags = ["--peer-cert-file", crt, "--peer-key-file", key, "--peer-trusted-ca-file", ca,
+                 "--peer-client-cert-auth"]
+    pa, pa2, pb = free_port(), free_port(), free_port()
+    ua, ua2, ub = "https://127.0.0.1:%d" % pa, "http://127.0.0.1:%d" % pa2, "https://127.0.0.1:%d" % pb
+    # A also listens on plain http (mixed URLs, as etcd allows); B adds the CN check.
+    a = Peer("TA", ["--id", "%x" % A_ID, "--cluster-id", "%x" % CID, "--listen", ua, "--listen", ua2,
+                    "--peer", "%x=%s" % (B_ID, ub), "--snap-dir", os.path.join(TMP, "snapTA")] + tls_flags)
+    b = Peer("TB", ["--id", "%x" % B_ID, "--cluster-id", "%x" % CID, "--listen", ub,
+                    "--peer", "%x=%s" % (A_ID, ua), "--snap-dir", os.path.join(TMP, "snapTB"),
+                    "--reply", "echo-resp", "--peer-cert-allowed-cn", "gopeer-selftest-peer"] + tls_flags)
+    ev = a.wait(lambda e: e["event"] == "ready", "ready")
+    if ev.get("listen") != ua or ev.get("urls") != [ua, ua2]:
+        raise Fail("TA: ready says %s, want listen %r and urls %r" % (json.dumps(ev), ua, [ua, ua2]))
+    ev = b.wait(lambda e: e["event"] == "ready", "ready")
+    if ev.get("listen") != ub:
+        raise Fail("TB: ready says listen %r, want %r" % (ev.get("listen"), ub))
+    ok("TLS: both peers ready (TA %s + %s, TB %s; client cert auth, TB with allowed CN)" % (ua, ua2, ub))
+
+    a.wait(lambda e: e["event"] == "peerActive" and e["id"] == B_ID, "peerActive TB")
+    b.wait(lambda e: e["event"] == "peerActive" and e["id"] == A_ID, "peerActive TA")
+    wait_stream_writers(a)
+    m0a, m0b = a.mark(), b.mark()
+    hb = full_msg("MsgHeartbeat", A_ID, B_ID, term=61, commit=61, context=b64("tls"))
+    app = full_msg("MsgApp", A_ID, B_ID, term=61, logTerm=60, index=20, commit=20,
+                   entries=[{"term": 61, "index": 21, "type": "EntryNormal", "data": b64("over tls")}])
+    snp = full_msg("MsgSnap", A_ID, B_ID, term=61, snapdata=b64("tls-snap"), sidx=99, sterm=61)
+    for m, via in ((hb, "streamMsg"), (app, "streamMsgAppV2"), (snp, "pipeline")):
+        a.send(m)
+        ev = b.wait(lambda e: e["event"] == "recv" and canon(e["msg"]) == canon(m), "recv " + m["type"], since=m0b)
+        if ev.get("via") != via:
+            raise Fail("TB: recv %s came via %r, want %r" % (m["type"], ev.get("via"), via))
+    a.wait(lambda e: e["event"] == "recv" and canon(e["msg"]) == canon(
+        full_msg("MsgHeartbeatResp", B_ID, A_ID, term=61, context=b64("tls"))), "echo-resp MsgHeartbeatResp", since=m0a)
+    a.wait(lambda e: e["event"] == "recv" and e["msg"]["type"] == "MsgAppResp" and e["msg"]["index"] == 21,
+           "echo-resp MsgAppResp at 21", since=m0a)
+    a.wait(lambda e: e["event"] == "recv" and e["msg"]["type"] == "MsgAppResp" and e["msg"]["index"] == 99,
+           "echo-resp MsgAppResp at 99", since=m0a)
+    a.wait(lambda e: e["event"] == "snapshotStatus" and e["id"] == B_ID and e["status"] == "finish",
+           "snapshotStatus finish", since=m0a)
+    ok("TLS: streams active both ways; MsgHeartbeat/MsgApp/MsgSnap arrived via streamMsg/streamMsgAppV2/pipeline, echo-resp answers came back")
+
+    # /version over https with the client cert, and over TA's plain http URL.
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.load_cert_chain(crt, key)
+    for u, c in ((ua, ctx), (ua2, None)):
+        with urllib.request.urlopen(u + "/version", timeout=5, context=c) as r:
+            v = json.loads(r.read())
+        if v != {"etcdserver": "3.4.23", "etcdcluster": "3.4.0"}:
+            raise Fail("TA: GET %s/version gave %r" % (u, v))
+
+    # A client without a certificate is refused; TB says so on stderr.
+    ctx = ssl.create_default_context(cafile=ca)
+    s = socket.create_connection(("127.0.0.1", pb), timeout=5)
+    cport = s.getsockname()[1]
+    try:
+        with ctx.wrap_socket(s, server_hostname="127.0.0.1") as t:
+            t.sendall(b"GET /version HTTP/1.1\r\nHost: x\r\n\r\n")
+            got = t.recv(100)
+        raise Fail("TB: a client without a certificate was answered: %r" % got)
+    except (ssl.SSLError, ConnectionError, OSError) as e:
+        if isinstance(e, Fail):
+            raise
+    want = "gopeer: http: TLS handshake error from 127.0.0.1:%d: tls: client didn't provide a certificate\n" % cport
+    deadline = time.time() + 5
+    while want not in b.stderr_text():
+        if time.time() > deadline:
+            raise Fail("TB: stderr has no line %r" % want.strip())
+        time.sleep(0.05)
+    ok("TLS: /version over https (client cert) and over http on TA; a cert-less client refused, TB's stderr: %s" % want.strip())
+
+    a.send({"cmd": "stop"})
+    b.send({"cmd": "stop"})
+    for p in (a, b):
+        try:
+            rc = p.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            raise Fail("%s did not exit within 5s of stop" % p.name)
+        if rc != 0:
+            raise Fail("%s exited with status %d, want 0" % (p.name, rc))
+        if p.bad:
+            raise Fail("%s printed non-JSON or event-less stdout lines: %r" % (p.name, p.bad[:3]))
+    ok("TLS: both exited 0 on {\"cmd\":\"stop\"}")
+
+
 try:
     main()
+    tls_main()
     print("selftest: PASS (%.1fs)" % (time.time() - T0))
     rc = 0
 except Fail as e:
     print("selftest: FAIL: %s" % e, file=sys.stderr)
     print("selftest: gopeer logs (stderr) are in %s/*.stderr (removed on exit): tail of each:" % TMP, file=sys.stderr)
-    for n in ("A", "B"):
+    for n in ("A", "B", "TA", "TB"):
         p = os.path.join(TMP, n + ".stderr")
         if os.path.exists(p):
             with open(p) as f:
