@@ -108,8 +108,9 @@ static void peer_addr(struct bufferevent *bev, char *buf, size_t n)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
-    char host[INET6_ADDRSTRLEN] = "?";
+    char host[INET6_ADDRSTRLEN] = "";
     int port = 0;
+    ss.ss_family = AF_UNSPEC;
     evutil_socket_t fd = bufferevent_getfd(bev);
     if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
         if (ss.ss_family == AF_INET) {
@@ -122,7 +123,10 @@ static void peer_addr(struct bufferevent *bev, char *buf, size_t n)
             port = ntohs(a->sin6_port);
         }
     }
-    snprintf(buf, n, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port);
+    if (!host[0])
+        snprintf(buf, n, "a closed connection"); /* the peer hung up first */
+    else
+        snprintf(buf, n, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port);
 }
 
 /* The first OpenSSL error libevent recorded for bev, 0 if none. */

@@ -66,6 +66,7 @@ typedef struct tls_conn {
     rh_tls *tls;
     int reason;        /* -1 while nothing failed */
     bool established;  /* the handshake completed once */
+    char peer_cn[128]; /* CN of the other side's certificate, as verification saw it */
     char why[400];
 } tls_conn;
 
@@ -246,6 +247,8 @@ static int verify_cb(int ok, X509_STORE_CTX *x)
     if (!tc)
         return ok;
     X509 *c = X509_STORE_CTX_get_current_cert(x);
+    if (X509_STORE_CTX_get_error_depth(x) == 0 && c && !tc->peer_cn[0])
+        cert_cn(c, tc->peer_cn, sizeof(tc->peer_cn));
     if (!ok) {
         explain_verify(tc, X509_STORE_CTX_get_error(x), c, x);
         return 0;
@@ -380,7 +383,11 @@ void tls_peer_name(SSL *ssl, char *buf, size_t n)
 {
     X509 *c = ssl ? SSL_get1_peer_certificate(ssl) : NULL;
     if (!c) {
-        snprintf(buf, n, "no certificate");
+        tls_conn *tc = ssl ? SSL_get_ex_data(ssl, conn_idx) : NULL;
+        if (tc && tc->peer_cn[0])
+            snprintf(buf, n, "certificate CN \"%s\"", tc->peer_cn);
+        else
+            snprintf(buf, n, "no certificate");
         return;
     }
     char cn[256];
