@@ -681,21 +681,17 @@ static bool is_https(const char *url)
     return strncmp(url, "https://", 8) == 0;
 }
 
-/* TLS flags need a certificate and a key; https:// URLs need TLS. */
+/* TLS flags need a certificate; https:// URLs need TLS. The rest (a key
+ * with the certificate, allowed CN or hostname, loadable files) is the
+ * transport's to check (tls_new), which the node reports the same way. */
 static int check_tls_args(const node_args *a, const strv *listen, const strv *advertise)
 {
     const rh_tls_config *c = &a->tls;
-    bool cert = c->cert_file && *c->cert_file, key = c->key_file && *c->key_file;
-    if (cert != key)
-        return cli_usage_error(CMD, "peer TLS needs both --cert-file and --key-file "
-                               "(--peer-cert-file, --peer-key-file)");
-    if (!cert && (c->trusted_ca_file || c->client_cert_auth || c->allowed_cn ||
+    bool cert = c->cert_file && *c->cert_file;
+    if (!cert && (c->key_file || c->trusted_ca_file || c->client_cert_auth || c->allowed_cn ||
                   c->allowed_hostname || c->crl_file || c->cipher_suites || c->min_version ||
                   c->max_version))
         return cli_usage_error(CMD, "peer TLS flags need --cert-file and --key-file");
-    if (c->allowed_cn && c->allowed_hostname)
-        return cli_usage_error(CMD, "--allowed-cn and --allowed-hostname are mutually "
-                               "exclusive, as in etcd");
     if (cert)
         return 0;
     const char *https = NULL;

@@ -147,7 +147,8 @@ const char *conn_event_text(rh_transport *t, struct bufferevent *bev, short what
     bool handshake = ssl && !tls_established(ssl);
     /* TLS 1.3: a client learns that the server refused its certificate
      * from an alert after its side of the handshake is done */
-    bool refused = se && ERR_GET_LIB(se) == ERR_LIB_SSL && ERR_GET_REASON(se) >= 1000;
+    bool refused = se && ERR_GET_LIB(se) == ERR_LIB_SSL &&
+                   ERR_GET_REASON(se) >= SSL_AD_REASON_OFFSET; /* an alert it sent */
     /* a TLS failure is one OpenSSL or our verification saw; a connect that
      * failed or a peer that hung up is the socket's story, as for plain */
     bool tls_fault = ssl && (tls_verify_failed(ssl) || (se && ERR_GET_LIB(se) != 0));
