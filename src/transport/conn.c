@@ -140,7 +140,7 @@ static unsigned long first_ssl_error(struct bufferevent *bev)
 }
 
 const char *conn_event_text(rh_transport *t, struct bufferevent *bev, short what,
-                            const char *who, char *buf, size_t n)
+                            uint64_t peer_id, char *buf, size_t n)
 {
     SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
     unsigned long se = ssl ? first_ssl_error(bev) : 0;
@@ -188,7 +188,9 @@ const char *conn_event_text(rh_transport *t, struct bufferevent *bev, short what
     }
     uint64_t suppressed = 0;
     if (tls_count_failure(t->tls, reason, &suppressed)) {
-        char addr[80], cert[300];
+        char addr[80], cert[300], who[17] = "";
+        if (peer_id)
+            rh_id_str(peer_id, who);
         peer_addr(bev, addr, sizeof(addr));
         tls_peer_name(ssl, cert, sizeof(cert));
         bool server = SSL_is_server(ssl);
@@ -197,7 +199,7 @@ const char *conn_event_text(rh_transport *t, struct bufferevent *bev, short what
             snprintf(more, sizeof(more), " (%llu more like it in the last second)",
                      (unsigned long long)suppressed);
         rh_logf(RH_LOG_WARN, "refused TLS handshake %s %s%s%s (%s): %s [%s]%s",
-                server ? "from" : "to", addr, who ? ", member " : "", who ? who : "", cert,
+                server ? "from" : "to", addr, who[0] ? ", member " : "", who, cert,
                 why, tls_reason_name(reason), more);
     }
     return buf;

@@ -41,9 +41,9 @@ bool conn_handshaking(struct bufferevent *bev);
 /* The text of bev's event `what` (BEV_EVENT_TIMEOUT, EOF or ERROR) into
  * buf: "i/o timeout", "EOF", the socket error, or for TLS what was wrong
  * with the handshake. A TLS refusal is also counted by reason and logged
- * (one line, rate limited) with the peer's address and `who` (the member
- * it claims or is meant to be, may be NULL). Returns buf. */
+ * (one line, rate limited) with the peer's address and member `peer_id` (the
+ * one dialed; 0 when not known). Returns buf. */
 const char *conn_event_text(rh_transport *t, struct bufferevent *bev, short what,
-                            const char *who, char *buf, size_t n);
+                            uint64_t peer_id, char *buf, size_t n);
 
 #endif

@@ -187,10 +187,9 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         conn_drop(c);
         return;
     }
-    char why[700], text[600], who[17];
-    rh_id_str(c->pl->p->id, who);
+    char why[700], text[600];
     snprintf(why, sizeof(why), "post %s: %s", c->pl->p->urls[c->url % c->pl->p->n_urls],
-             conn_event_text(c->pl->p->t, bev, what, who, text, sizeof(text)));
+             conn_event_text(c->pl->p->t, bev, what, c->pl->p->id, text, sizeof(text)));
     if (c->state == PC_CONNECTING && c->pl->p->n_urls > 1 &&
         c->url % c->pl->p->n_urls == c->pl->p->pick)
         c->pl->p->pick = (c->pl->p->pick + 1) % c->pl->p->n_urls; /* URL failover */

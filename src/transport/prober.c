@@ -233,10 +233,9 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         drop_conn(pr);
         return;
     }
-    char why[700], text[600], who[17];
-    rh_id_str(pr->p->id, who);
+    char why[700], text[600];
     snprintf(why, sizeof(why), "probe %s: %s", pr->p->urls[pr->url % pr->p->n_urls],
-             conn_event_text(pr->p->t, bev, what, who, text, sizeof(text)));
+             conn_event_text(pr->p->t, bev, what, pr->p->id, text, sizeof(text)));
     record_failure(pr, why);
 }
 

@@ -868,7 +868,7 @@ static void on_conn_event(struct bufferevent *bev, short what, void *arg)
         return; /* a TLS handshake completed: the request comes next */
     if (conn_handshaking(bev) || (conn_is_tls(bev) && (what & BEV_EVENT_ERROR))) {
         char text[600];
-        conn_event_text(c->t, bev, what, NULL, text, sizeof(text)); /* logs and counts */
+        conn_event_text(c->t, bev, what, 0, text, sizeof(text)); /* logs and counts */
     } else if (what & BEV_EVENT_TIMEOUT) {
         rh_logf(RH_LOG_INFO, "closed a peer connection: nothing read for %d ms",
                 c->t->cfg.head_timeout_ms);
@@ -883,7 +883,7 @@ static void on_head_deadline(evutil_socket_t fd, short what, void *arg)
     server_conn *c = arg;
     if (conn_handshaking(c->bev)) {
         char text[600];
-        conn_event_text(c->t, c->bev, BEV_EVENT_TIMEOUT, NULL, text, sizeof(text));
+        conn_event_text(c->t, c->bev, BEV_EVENT_TIMEOUT, 0, text, sizeof(text));
         conn_free(c);
         return;
     }

@@ -245,7 +245,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     }
     char why[700], text[600];
     snprintf(why, sizeof(why), "%s: %s", s->url,
-             conn_event_text(s->t, bev, what, NULL, text, sizeof(text)));
+             conn_event_text(s->t, bev, what, 0, text, sizeof(text)));
     snap_done(s, false, why);
 }
 

@@ -570,9 +570,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
             return;
         }
     }
-    char text[600], who[17];
-    rh_id_str(r->p->id, who);
-    const char *why = conn_event_text(r->p->t, bev, what, who, text, sizeof(text));
+    char text[600];
+    const char *why = conn_event_text(r->p->t, bev, what, r->p->id, text, sizeof(text));
     if (r->state == R_CONNECTING || r->state == R_HEAD) {
         char msg[700];
         snprintf(msg, sizeof(msg), "dial %s: %s", r->p->urls[r->url], why);

@@ -327,9 +327,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     else if (what & BEV_EVENT_EOF)
         fail(w, "write", "connection closed by peer");
     else if (what & BEV_EVENT_ERROR) {
-        char text[600], who[17];
-        rh_id_str(w->p->id, who);
-        fail(w, "write", conn_event_text(w->p->t, bev, what, who, text, sizeof(text)));
+        char text[600];
+        fail(w, "write", conn_event_text(w->p->t, bev, what, w->p->id, text, sizeof(text)));
     }
 }
 
