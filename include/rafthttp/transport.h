@@ -40,6 +40,10 @@ extern "C" {
  * a slow follower has queued gigabytes, etcd PR#22051). */
 #define RH_DEFAULT_QUEUE_BYTES (64u * 1024u * 1024u)
 #define RH_DEFAULT_HEAD_TIMEOUT_MS 10000  /* request head deadline (our spec) */
+#define RH_DEFAULT_HANDSHAKE_TIMEOUT_MS 10000 /* TLS handshake deadline of an
+                                        * accepted connection (Go's net/http
+                                        * default client handshake timeout) */
+#define RH_DEFAULT_MAX_HANDSHAKES 64 /* accepted TLS handshakes in flight (ours) */
 #define RH_DEFAULT_MAX_BODY ((uint64_t)512 * 1024 * 1024) /* POST /raft body (our spec) */
 #define RH_DEFAULT_MAX_CONNS 1024 /* server connections not yet streams (ours); the
                                    * default grows to 8 per peer past 120 peers */
@@ -135,6 +139,11 @@ typedef struct rh_transport_config {
     uint64_t max_frame;           /* stream frame limit, default 512 MiB */
     size_t max_head;              /* request head limit (431 above), default 64 KiB */
     int head_timeout_ms;          /* request head must be complete within, default 10000 */
+    int handshake_timeout_ms;     /* an accepted TLS handshake must be complete
+                                   * within, default 10000; the head deadline
+                                   * starts after it */
+    size_t max_handshakes;        /* accepted TLS handshakes in flight; more
+                                   * wait in the listen backlog. Default 64 */
     uint64_t max_body;            /* POST /raft body limit (413 above), default 512 MiB */
     int probe_interval_ms;        /* GET /raft/probing per peer, default 4000
                                    * (etcd's ConnReadTimeout - 1 s); < 0: no prober */

@@ -124,6 +124,10 @@ const char cli_node_help[] =
     "    --dial-retry D           least gap between stream redials (default 100ms)\n"
     "    --read-header-timeout D  a request head must be complete within D, or\n"
     "                             the connection is closed (default 10s)\n"
+    "    --handshake-timeout D    an accepted TLS handshake must be complete\n"
+    "                             within D, or the connection is closed (10s)\n"
+    "    --max-handshakes N       accepted TLS handshakes in flight; more wait\n"
+    "                             in the listen backlog (default 64)\n"
     "    --max-header-bytes N     larger request heads get 431 (default 64KiB)\n"
     "    --max-body-bytes N       larger POST /raft bodies get 413 (default 512MiB)\n"
     "                             N: bytes, or with a KiB, MiB or GiB suffix\n"
@@ -1095,6 +1099,8 @@ int cli_node_main(int argc, char **argv)
         .trace_sent = n->args.trace_sent,
         .snap_dir = n->snap_dir,
         .head_timeout_ms = n->args.head_timeout_ms,
+        .handshake_timeout_ms = n->args.handshake_timeout_ms,
+        .max_handshakes = (size_t)n->args.max_handshakes,
         .max_head = (size_t)n->args.max_header_bytes,
         .max_body = n->args.max_body_bytes,
         .no_metrics = !n->args.metrics,

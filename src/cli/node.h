@@ -65,6 +65,8 @@ typedef struct node_args {
     bool echo_resp;                  /* --reply echo-resp */
     int log_level;                   /* 0..3 = debug..error */
     int head_timeout_ms;             /* --read-header-timeout */
+    int handshake_timeout_ms;        /* --handshake-timeout */
+    uint64_t max_handshakes;         /* --max-handshakes */
     uint64_t max_header_bytes;       /* --max-header-bytes */
     uint64_t max_body_bytes;         /* --max-body-bytes */
     char *members_json;              /* owned; GET /members body, from

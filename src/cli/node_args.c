@@ -303,6 +303,21 @@ static int bytes_flag(const char *name, const char *val, uint64_t min, uint64_t 
                            "512MiB)", name, val);
 }
 
+/* A count: digits only, min..max. */
+static int count_flag(const char *name, const char *val, uint64_t min, uint64_t max,
+                      uint64_t *out)
+{
+    size_t d = strspn(val, "0123456789");
+    uint64_t v = d && d <= 12 && !val[d] ? strtoull(val, NULL, 10) : 0;
+    if (!d || d > 12 || val[d])
+        return cli_usage_error(CMD, "--%s: \"%s\" is not a count", name, val);
+    if (v < min || v > max)
+        return cli_usage_error(CMD, "--%s: %s is out of range (%llu to %llu)", name, val,
+                               (unsigned long long)min, (unsigned long long)max);
+    *out = v;
+    return 0;
+}
+
 /* Strict semver X.Y.Z[-pre][+build], as Go's semver.NewVersion. */
 static bool version_ok(const char *v)
 {
@@ -728,6 +743,8 @@ int node_parse_args(int argc, char **argv, node_args *a, bool *done)
     a->dial_timeout_ms = 1000;
     a->dial_retry_ms = 100;
     a->head_timeout_ms = RH_DEFAULT_HEAD_TIMEOUT_MS;
+    a->handshake_timeout_ms = RH_DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    a->max_handshakes = RH_DEFAULT_MAX_HANDSHAKES;
     a->max_header_bytes = RH_HTTP_DEFAULT_MAX_HEAD;
     a->max_body_bytes = RH_DEFAULT_MAX_BODY;
     a->metrics = true;
@@ -800,6 +817,12 @@ int node_parse_args(int argc, char **argv, node_args *a, bool *done)
                 goto usage;
         } else if (VALUE_FLAG("read-header-timeout")) {
             if (r < 0 || duration_ms_flag("read-header-timeout", val, &a->head_timeout_ms))
+                goto usage;
+        } else if (VALUE_FLAG("handshake-timeout")) {
+            if (r < 0 || duration_ms_flag("handshake-timeout", val, &a->handshake_timeout_ms))
+                goto usage;
+        } else if (VALUE_FLAG("max-handshakes")) {
+            if (r < 0 || count_flag("max-handshakes", val, 1, 1000000, &a->max_handshakes))
                 goto usage;
         } else if (VALUE_FLAG("max-header-bytes")) {
             if (r < 0 || bytes_flag("max-header-bytes", val, 1024, (uint64_t)1 << 30,

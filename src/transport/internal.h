@@ -387,7 +387,11 @@ struct rh_transport {
     peer *peers;                 /* loop thread */
     server_conn *conns;          /* accepted, not yet handed to a writer */
     size_t n_conns;              /* how many */
-    bool accept_paused;          /* listeners off: at max_conns, or out of fds */
+    size_t n_handshaking;        /* of them, TLS handshakes not complete */
+    int64_t handshakes_full_logged_ms; /* last "handshakes in flight" warning */
+    uint64_t handshakes_full;    /* times accepting paused at max_handshakes */
+    bool accept_paused;          /* listeners off: at max_conns or
+                                  * max_handshakes, or out of fds */
     struct event *relisten;      /* retries accepting after running out of fds */
     bool accept_failing;         /* an accept error was logged; cleared by an accept */
     bool remotes_full_logged;    /* RH_MAX_LEARNED_REMOTES reached and said */

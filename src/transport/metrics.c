@@ -205,6 +205,16 @@ size_t transport_metrics_text(rh_transport *t, char *buf, size_t cap)
                 (unsigned long long)((t->tls ? tls_failures(t->tls, r) : 0) +
                                      (r == TLS_R_TLS_TO_PLAIN ? t->plain_got_tls : 0)));
     }
+    if (t->tls) {
+        put(&o, "# HELP rafthttp_tls_handshakes_in_flight Accepted peer TLS handshakes not "
+                "complete.\n# TYPE rafthttp_tls_handshakes_in_flight gauge\n"
+                "rafthttp_tls_handshakes_in_flight %zu\n", t->n_handshaking);
+        put(&o, "# HELP rafthttp_tls_handshake_limit_reached_total Times accepting paused "
+                "at the limit of TLS handshakes in flight.\n"
+                "# TYPE rafthttp_tls_handshake_limit_reached_total counter\n"
+                "rafthttp_tls_handshake_limit_reached_total %llu\n",
+                (unsigned long long)t->handshakes_full);
+    }
     if (buf && cap)
         buf[o.n < cap ? o.n : cap - 1] = 0;
     return o.n;

@@ -58,7 +58,9 @@ struct server_conn {
     uint64_t snap_bytes;     /* body bytes handed to the store */
     int64_t snap_start_ms;   /* when the request head was read */
     peer_stats *snap_st;     /* metrics row of the sender while in flight */
-    struct event *head_timer; /* request head deadline; pending while one is awaited */
+    struct event *head_timer; /* request head deadline (before it, the TLS
+                               * handshake's); pending while one is awaited */
+    bool handshaking;        /* a TLS handshake not complete (t->n_handshaking) */
     bool keep_alive;         /* the request allows another on this connection */
     size_t head_left;        /* bytes of the request head still in the input */
     bool read_paused;        /* answers pile up unread: no more requests read */
@@ -70,10 +72,10 @@ static void on_conn_event(struct bufferevent *bev, short what, void *arg);
 static void on_head_deadline(evutil_socket_t fd, short what, void *arg);
 
 /* Arms the deadline for the next request head (also the idle limit of a
- * kept-alive connection). */
+ * kept-alive connection), or of the TLS handshake while it runs. */
 static bool arm_head_deadline(server_conn *c)
 {
-    int ms = c->t->cfg.head_timeout_ms;
+    int ms = c->handshaking ? c->t->cfg.handshake_timeout_ms : c->t->cfg.head_timeout_ms;
     struct timeval ht = {ms / 1000, (ms % 1000) * 1000};
     if (!c->head_timer && !(c->head_timer = evtimer_new(c->t->base, on_head_deadline, c)))
         return false;
@@ -82,9 +84,10 @@ static bool arm_head_deadline(server_conn *c)
     return true;
 }
 
-/* Accepting stops at max_conns (new peers wait in the listen backlog) and
- * for a moment when the process runs out of fds (else the listener, still
- * readable, would spin); it resumes when a connection goes. */
+/* Accepting stops at max_conns or max_handshakes (new peers wait in the
+ * listen backlog) and for a moment when the process runs out of fds (else
+ * the listener, still readable, would spin); it resumes when a connection
+ * goes or a handshake completes. */
 static void set_accepting(rh_transport *t, bool on)
 {
     if (t->accept_paused == !on)
@@ -99,12 +102,24 @@ static void set_accepting(rh_transport *t, bool on)
         }
 }
 
+static bool below_limits(const rh_transport *t)
+{
+    return t->n_conns < t->cfg.max_conns && t->n_handshaking < t->cfg.max_handshakes;
+}
+
+/* Accepting again once below the limits, unless waiting out an fd shortage. */
+static void maybe_resume_accepting(rh_transport *t)
+{
+    if (t->accept_paused && below_limits(t) && !(t->relisten && evtimer_pending(t->relisten, NULL)))
+        set_accepting(t, true);
+}
+
 static void on_relisten(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     rh_transport *t = arg;
-    if (t->n_conns < t->cfg.max_conns)
+    if (below_limits(t))
         set_accepting(t, true);
 }
 
@@ -127,9 +142,17 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 
 void server_conns_limit_changed(rh_transport *t)
 {
-    if (t->accept_paused && t->n_conns < t->cfg.max_conns &&
-        !(t->relisten && evtimer_pending(t->relisten, NULL)))
-        set_accepting(t, true);
+    maybe_resume_accepting(t);
+}
+
+/* The handshake of c is over (done or failed): its slot is free. */
+static void handshake_over(server_conn *c)
+{
+    if (!c->handshaking)
+        return;
+    c->handshaking = false;
+    c->t->n_handshaking--;
+    maybe_resume_accepting(c->t);
 }
 
 static void conn_unlink(server_conn *c)
@@ -142,9 +165,11 @@ static void conn_unlink(server_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     t->n_conns--;
-    if (t->accept_paused && t->n_conns < t->cfg.max_conns &&
-        !(t->relisten && evtimer_pending(t->relisten, NULL)))
-        set_accepting(t, true);
+    if (c->handshaking) {
+        c->handshaking = false;
+        t->n_handshaking--;
+    }
+    maybe_resume_accepting(t);
 }
 
 /* Drops the snapshot in progress: the store removes its file (a broken
@@ -864,8 +889,12 @@ static void on_conn_read(struct bufferevent *bev, void *arg)
 static void on_conn_event(struct bufferevent *bev, short what, void *arg)
 {
     server_conn *c = arg;
-    if (what & BEV_EVENT_CONNECTED)
-        return; /* a TLS handshake completed: the request comes next */
+    if (what & BEV_EVENT_CONNECTED) { /* a TLS handshake completed: the request comes next */
+        handshake_over(c);
+        if (!arm_head_deadline(c))
+            conn_free(c);
+        return;
+    }
     if (conn_handshaking(bev) || (conn_is_tls(bev) && (what & BEV_EVENT_ERROR))) {
         char text[600];
         conn_event_text(c->t, bev, what, 0, text, sizeof(text)); /* logs and counts */
@@ -925,9 +954,22 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     if (t->conns)
         t->conns->prev = c;
     t->conns = c;
+    if (conn_handshaking(c->bev)) {
+        c->handshaking = true;
+        t->n_handshaking++;
+    }
     if (++t->n_conns >= t->cfg.max_conns) {
         rh_logf(RH_LOG_WARN, "%zu peer connections open (the limit): accepting waits until "
                 "one closes", t->n_conns);
+        set_accepting(t, false);
+    } else if (t->n_handshaking >= t->cfg.max_handshakes && !t->accept_paused) {
+        int64_t now = rh_now_ms();
+        if (now - t->handshakes_full_logged_ms >= 1000) { /* once a second at most */
+            t->handshakes_full_logged_ms = now;
+            rh_logf(RH_LOG_WARN, "%zu TLS handshakes in flight (the limit): accepting waits "
+                    "until one completes or fails", t->n_handshaking);
+        }
+        t->handshakes_full++;
         set_accepting(t, false);
     }
     if (!arm_head_deadline(c)) {

@@ -704,6 +704,10 @@ rh_transport *rh_transport_new(const rh_transport_config *cfg, char *err, size_t
         t->cfg.max_head = RH_HTTP_DEFAULT_MAX_HEAD;
     if (t->cfg.head_timeout_ms <= 0)
         t->cfg.head_timeout_ms = RH_DEFAULT_HEAD_TIMEOUT_MS;
+    if (t->cfg.handshake_timeout_ms <= 0)
+        t->cfg.handshake_timeout_ms = RH_DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    if (!t->cfg.max_handshakes)
+        t->cfg.max_handshakes = RH_DEFAULT_MAX_HANDSHAKES;
     if (!t->cfg.max_body)
         t->cfg.max_body = RH_DEFAULT_MAX_BODY;
     t->max_conns_derived = !t->cfg.max_conns;

@@ -2,7 +2,8 @@
 # Black-box tests: `rafthttp node` processes only (several C members over
 # loopback, raw HTTP and small fake peers written in Python), through the
 # contract of shared/spec/node-cli.md: every flag, command and event, the
-# exit statuses, /version, /members, /metrics and the server limits.
+# exit statuses, /version, /members, /metrics, the server limits and peer
+# TLS (test_tls: refusals, hostile handshakes, rotation; needs openssl).
 #
 #   tests/blackbox/run.sh BUILD_DIR
 #
@@ -51,6 +52,7 @@ run test_http 90
 run test_messages 90
 run test_snapshot 90
 run test_peers 90
+run test_tls 120
 
 echo "== black-box summary ($((SECONDS - start)) s)"
 for t in "${passed[@]}"; do echo "PASS $t"; done

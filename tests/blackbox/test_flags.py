@@ -125,6 +125,11 @@ def usage_errors_new_limits():
     cases = [
         (["--read-header-timeout", "soon"], "read-header-timeout"),
         (["--read-header-timeout", "-1s"], "read-header-timeout"),
+        (["--handshake-timeout", "0s"], "handshake-timeout"),
+        (["--handshake-timeout", "later"], "handshake-timeout"),
+        (["--max-handshakes", "0"], "max-handshakes"),
+        (["--max-handshakes", "-3"], "max-handshakes"),
+        (["--max-handshakes", "16k"], "max-handshakes"),
         (["--max-header-bytes", "lots"], "max-header-bytes"),
         (["--max-header-bytes", "-1"], "max-header-bytes"),
         (["--max-header-bytes", "64KB"], "max-header-bytes"),
@@ -205,7 +210,8 @@ def accepted_limits():
                    "--max-body-bytes", "1GiB"],
                   ["--read-header-timeout=500ms", "--max-header-bytes=4096",
                    "--max-body-bytes=16MiB"],
-                  ["--max-header-bytes", "1MiB", "--max-body-bytes", "1024KiB"]):
+                  ["--max-header-bytes", "1MiB", "--max-body-bytes", "1024KiB"],
+                  ["--handshake-timeout", "3s", "--max-handshakes=8"]):
         n = Node("limits", base(0) + extra)
         r = http(n.port, "GET", "/version")
         check(r.status == 200, "%s: GET /version: %s" % (" ".join(extra), r.show()))
