@@ -45,6 +45,7 @@ run test_errors 60 "$bdir/bin/rafthttp" "$bdir/bin/gopeer"
 run test_etcd 60 "$bdir/bin/rafthttp" "${ETCD_BIN:-/usr/bin/etcd}"
 run test_etcd_tls 60 "$bdir/bin/rafthttp" "${ETCD_BIN:-/usr/bin/etcd}"
 run test_tls_refusals 90 "$bdir/bin/rafthttp" "$bdir/bin/gopeer"
+run test_etcd_tls_refusals 90 "$bdir/bin/rafthttp" "${ETCD_BIN:-/usr/bin/etcd}"
 run test_ops 120 "$bdir/bin/rafthttp" "$bdir/bin/gopeer" "${ETCD_BIN:-/usr/bin/etcd}"
 # Go -> C snapshots: 0 B, 1 MiB, 256 MiB (SNAP_SIZES_MIB="0 1 256 1024" for
 # the 1 GiB run); ASan's quarantine kept small so peak RSS measures us
