@@ -35,7 +35,7 @@ struct bufferevent *conn_dial(rh_transport *t, const char *url, bufferevent_data
     }
     struct bufferevent *bev = NULL;
     if (u.tls) {
-        SSL *ssl = tls_client_ssl(t->tls, u.host);
+        SSL *ssl = tls_client_ssl(t->tls, u.host, u.port);
         if (ssl) {
             bev = bufferevent_openssl_socket_new(t->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
                                                  BEV_OPT_CLOSE_ON_FREE);
@@ -123,8 +123,11 @@ static void peer_addr(struct bufferevent *bev, char *buf, size_t n)
             port = ntohs(a->sin6_port);
         }
     }
-    if (!host[0])
-        snprintf(buf, n, "a closed connection"); /* the peer hung up first */
+    const char *dialed = host[0] ? NULL : tls_dialed_addr(bufferevent_openssl_get_ssl(bev));
+    if (dialed) /* the peer hung up first: the address dialed */
+        snprintf(buf, n, "%s", dialed);
+    else if (!host[0])
+        snprintf(buf, n, "a closed connection");
     else
         snprintf(buf, n, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port);
 }

@@ -67,6 +67,7 @@ typedef struct tls_conn {
     int reason;        /* -1 while nothing failed */
     bool established;  /* the handshake completed once */
     char peer_cn[128]; /* CN of the other side's certificate, as verification saw it */
+    char addr[300];    /* "host:port" dialed ("" when accepted) */
     char why[400];
 } tls_conn;
 
@@ -377,6 +378,12 @@ bool tls_count_failure(rh_tls *t, int reason, uint64_t *suppressed)
 uint64_t tls_failures(const rh_tls *t, int reason)
 {
     return atomic_load_explicit(&((rh_tls *)t)->fails[reason], memory_order_relaxed);
+}
+
+const char *tls_dialed_addr(SSL *ssl)
+{
+    tls_conn *tc = ssl ? SSL_get_ex_data(ssl, conn_idx) : NULL;
+    return tc && tc->addr[0] ? tc->addr : NULL;
 }
 
 void tls_peer_name(SSL *ssl, char *buf, size_t n)
@@ -724,12 +731,16 @@ SSL *tls_server_ssl(rh_tls *t)
     return new_ssl(t, t->server);
 }
 
-SSL *tls_client_ssl(rh_tls *t, const char *host)
+SSL *tls_client_ssl(rh_tls *t, const char *host, const char *port)
 {
     maybe_reload(t);
     SSL *ssl = new_ssl(t, t->client);
     if (!ssl)
         return NULL;
+    tls_conn *tc = SSL_get_ex_data(ssl, conn_idx);
+    if (tc)
+        snprintf(tc->addr, sizeof(tc->addr), strchr(host, ':') ? "[%s]:%s" : "%s:%s", host,
+                 port);
     X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
     X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT |
                                             X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);

@@ -49,11 +49,14 @@ typedef struct rh_tls rh_tls;
 rh_tls *tls_new(const rh_tls_config *cfg, char *err, size_t errlen);
 void tls_free(rh_tls *t);
 
-/* A new SSL for an accepted connection or for a dial to `host` (the URL's
+/* A new SSL for an accepted connection or for a dial to `host`:`port` (the URL's
  * host, name or IP: the server certificate is verified against it). The
  * files are checked for changes first. NULL when out of memory. */
 SSL *tls_server_ssl(rh_tls *t);
-SSL *tls_client_ssl(rh_tls *t, const char *host);
+SSL *tls_client_ssl(rh_tls *t, const char *host, const char *port);
+/* The "host:port" a client ssl was made for (NULL for a server's): named
+ * in refusals when the peer hung up before its address could be read. */
+const char *tls_dialed_addr(SSL *ssl);
 
 /* Explains why ssl's handshake or first reads failed (`ssl_err`: the
  * OpenSSL error code libevent reported, 0 if none) in one sentence into
