@@ -6,6 +6,12 @@
  * (for TLS, an explanation of the refused handshake, logged once a second
  * at most and counted by reason), live here too.
  *
+ * A TLS bufferevent must get no read high watermark, and OpenSSL no
+ * read-ahead: libevent 2.1's socket bufferevent_openssl drains what OpenSSL
+ * decrypted before any callback runs, but reads again only when the socket
+ * is readable, so bytes held back by either would wait for the peer's next
+ * ones (an idle peer: for ever). Disabling and enabling EV_READ is safe.
+ *
  * Owns nothing beyond the call: a bufferevent returned belongs to the
  * caller (BEV_OPT_CLOSE_ON_FREE; freeing it frees its SSL and socket).
  * Loop thread only.
