@@ -29,6 +29,7 @@
 int64_t rh_now_ms(void);       /* CLOCK_MONOTONIC */
 int64_t rh_realtime_ns(void);  /* CLOCK_REALTIME */
 void rh_id_str(uint64_t id, char out[17]);
+void rh_strv_free(char **v, size_t n); /* n owned strings and the array; NULL is fine */
 
 /* A parsed http:// or https://host:port URL. */
 typedef struct rh_url {
@@ -90,7 +91,7 @@ static inline rh_msg *msgq_peek(const msgq *q) /* the next to pop; q->len > 0 */
 
 /* ---- stream writer / reader ------------------------------------------------ */
 
-struct peer;
+typedef struct peer peer; /* peer.h */
 
 typedef struct stream_writer {
     struct peer *p;
@@ -110,8 +111,7 @@ typedef struct stream_writer {
 
 typedef struct sent_rec {
     uint64_t end;  /* value of `appended` after the frame */
-    uint64_t to;
-    int32_t type;
+    int32_t type;  /* sent to the writer's peer */
 } sent_rec;
 
 enum reader_state {
@@ -273,37 +273,7 @@ bool snap_store_ended(snap_store *s, int *err);
  * into place stays when keep, else it is removed like the temp file. */
 void snap_store_close(snap_store *s, bool keep);
 
-/* ---- peer --------------------------------------------------------------------- */
-
-typedef struct peer {
-    rh_transport *t;
-    uint64_t id;
-    char **urls;              /* owned strings */
-    size_t n_urls;
-    size_t pick;              /* URL in use (the picker) */
-    bool remote;              /* a remote: pipeline only, not a peer (etcd's remote) */
-    bool paused;              /* cut or transport paused: drop both ways */
-    bool active;              /* peer status */
-    int64_t active_since_ns;  /* CLOCK_REALTIME */
-    stream_writer w[2];       /* by rh_stream_kind */
-    stream_reader r[2];
-    pipeline pl;              /* POST /raft sender */
-    prober probe[2];          /* etcd's pipeline and stream probers (peers only) */
-    struct peer *next;
-    peer_stats *st;           /* metrics row, the transport's */
-} peer;
-
-void peer_activate(peer *p);
-void peer_deactivate(peer *p, const char *source, const char *action,
-                     const char *why);
-void peer_route_received(peer *p, rh_msg **batch, const uint64_t *sizes, const char **via,
-                         size_t n);
-peer *transport_find_peer(rh_transport *t, uint64_t id);   /* peers, not remotes */
-peer *transport_find_remote(rh_transport *t, uint64_t id);
-/* Adds a remote from X-PeerURLs ("u1,u2") unless id is a peer or remote. */
-#define RH_MAX_LEARNED_REMOTES 128 /* remotes learned from request headers */
-void transport_add_remote_from_header(rh_transport *t, uint64_t id, const char *urls,
-                                      size_t len);
+/* ---- stream writer / reader calls (stream_writer.c, stream_reader.c) --------- */
 
 void writer_init(stream_writer *w, peer *p, int kind);
 void writer_attach(stream_writer *w, struct bufferevent *bev);
@@ -412,6 +382,10 @@ void transport_emit(rh_transport *t, int kind, uint64_t peer_id, int32_t type,
                     const char *via, const char *text);
 void transport_status_changed(rh_transport *t);
 void transport_streams_changed(rh_transport *t); /* coalesced status refresh */
+/* Adds a remote from X-PeerURLs ("u1,u2") unless id is a peer or remote. */
+#define RH_MAX_LEARNED_REMOTES 128 /* remotes learned from request headers */
+void transport_add_remote_from_header(rh_transport *t, uint64_t id, const char *urls,
+                                      size_t len);
 /* Prometheus text, on the loop thread (rh_transport_metrics hops there). */
 size_t transport_metrics_text(rh_transport *t, char *buf, size_t cap);
 

@@ -14,7 +14,7 @@
 
 #include <event2/buffer.h>
 
-#include "transport/internal.h"
+#include "transport/peer.h"
 
 #define RH_PIPELINE_IDLE_MS 5000 /* an idle kept-alive connection is closed after */
 
@@ -39,7 +39,7 @@ static void finish_msg(pipe_conn *c, bool okay, const char *why)
     if (okay) {
         p->st->sent_bytes += c->body_len;
         peer_activate(p);
-        transport_emit(t, RH_EV_SENT, m->to, m->type, "pipeline", NULL);
+        peer_emit(p, RH_EV_SENT, m->type, "pipeline", NULL);
         if (m->type == RH_MSG_SNAP && t->cfg.raft.report_snapshot)
             t->cfg.raft.report_snapshot(t->cfg.raft.ctx, m->to, true);
     } else {
@@ -104,7 +104,7 @@ static void handle_response(pipe_conn *c, const char *body, size_t n)
     } else if (status == 403) {
         rh_logf(RH_LOG_ERROR, "peer %016llx says this member was removed from the cluster",
                 (unsigned long long)p->id);
-        transport_emit(p->t, RH_EV_CRITICAL, p->id, 0, NULL, "member removed");
+        peer_emit(p, RH_EV_CRITICAL, 0, NULL, "member removed");
         finish_msg(c, false, "member removed");
     } else {
         char why[256];
@@ -244,18 +244,9 @@ void pipeline_send(pipeline *pl, rh_msg *m, size_t size)
 {
     peer *p = pl->p;
     if (!msgq_push(&pl->q, m, size)) {
-        rh_transport *t = p->t;
         char why[96];
         snprintf(why, sizeof(why), "pipeline queue full (%d messages)", RH_PIPELINE_BUF_SIZE);
-        rh_logf(RH_LOG_WARN, "dropped %s to %016llx: %s",
-                rh_msg_type_name(m->type) ? rh_msg_type_name(m->type) : "message",
-                (unsigned long long)p->id, why);
-        transport_emit(t, RH_EV_DROPPED, p->id, m->type, "pipeline", why);
-        p->st->sent_failures++;
-        if (t->cfg.raft.report_unreachable)
-            t->cfg.raft.report_unreachable(t->cfg.raft.ctx, m->to);
-        if (m->type == RH_MSG_SNAP && t->cfg.raft.report_snapshot)
-            t->cfg.raft.report_snapshot(t->cfg.raft.ctx, m->to, false);
+        peer_msg_failed(p, m, "pipeline", why);
         tmsg_free(m);
         return;
     }

@@ -23,7 +23,7 @@
 #include <event2/buffer.h>
 
 #include "json/json.h"
-#include "transport/internal.h"
+#include "transport/peer.h"
 
 /* etcd's statusErrorInterval (5 s) and statusMonitoringInterval (30 s),
  * kept in proportion to the probe interval (4 s) when a test shortens it */

@@ -22,7 +22,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include "transport/internal.h"
+#include "transport/peer.h"
 
 #define RH_SERVER_OUT_HIGH (64u * 1024u) /* unread answers before we stop reading */
 
@@ -390,7 +390,7 @@ static void serve_stream(server_conn *c, const rh_http_request *req, rh_http_spa
         http_error(c, 410, "removed member", vh, 1);
         return;
     }
-    peer *p = transport_find_peer(t, from);
+    peer *p = peers_find(t, from);
     if (!p) {
         const rh_http_header *pu = rh_http_header_find(req->headers, req->num_headers,
                                                        "X-PeerURLs");
@@ -455,7 +455,7 @@ static void pipeline_complete(server_conn *c)
         http_error(c, 400, "error unmarshalling raft message", NULL, 0);
         return;
     }
-    peer *p = transport_find_peer(t, m.from);
+    peer *p = peers_find(t, m.from);
     if (p)
         p->st->recv_bytes += c->len;
     rh_msg *owned = tmsg_clone(&m);
@@ -690,7 +690,7 @@ static void on_store(evutil_socket_t fd, short what, void *arg)
     rh_logf(RH_LOG_INFO, "saved snapshot [index %llu] from %016llx: %s (%llu bytes)",
             (unsigned long long)c->snap_msg->snapshot.metadata.index,
             (unsigned long long)c->snap_msg->from, path, (unsigned long long)c->snap_bytes);
-    peer *p = transport_find_peer(t, c->snap_msg->from);
+    peer *p = peers_find(t, c->snap_msg->from);
     if (p)
         p->st->recv_bytes += c->snap_bytes + c->len;
     rh_msg *m = c->snap_msg;

@@ -26,7 +26,7 @@
 
 #include <event2/buffer.h>
 
-#include "transport/internal.h"
+#include "transport/peer.h"
 
 #define SNAP_HIGH (512u * 1024u) /* output bytes buffered before reading more */
 #define SNAP_READ (64u * 1024u)  /* one read of the file, one chunk */
@@ -80,9 +80,9 @@ static void snap_done(snap_send *s, bool okay, const char *why)
 {
     rh_transport *t = s->t;
     uint64_t to = s->m->to;
-    peer *p = transport_find_peer(t, to);
+    peer *p = peers_find(t, to);
     if (!p)
-        p = transport_find_remote(t, to);
+        p = remotes_find(t, to);
     if (s->st) {
         s->st->snap_send_inflight--;
         if (okay) {
@@ -329,9 +329,9 @@ void snapshot_send_start(rh_transport *t, rh_msg *m, int fd, uint64_t size)
     }
     s->next = t->snaps;
     t->snaps = s;
-    peer *p = transport_find_peer(t, m->to);
+    peer *p = peers_find(t, m->to);
     if (!p)
-        p = transport_find_remote(t, m->to);
+        p = remotes_find(t, m->to);
     if (!p || !p->n_urls || p->paused) {
         transport_emit(t, RH_EV_DROPPED, m->to, m->type, "snapshot",
                        !p ? "unknown peer" : p->paused ? "peer paused" : "no URL");

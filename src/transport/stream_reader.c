@@ -26,7 +26,7 @@
 #include <event2/buffer.h>
 
 #include "rafthttp/scatter.h"
-#include "transport/internal.h"
+#include "transport/peer.h"
 
 #define ERRBODY_MAX 4096 /* bytes of a 412 body we read */
 
@@ -74,7 +74,7 @@ static void finish(stream_reader *r, const char *action, const char *why, bool r
     if (r->state != R_BODY)
         r->failures++;
     else
-        transport_streams_changed(p->t);
+        peer_streams_changed(p);
     if (rotate && p->n_urls > 1 && r->url == p->pick) {
         p->pick = (p->pick + 1) % p->n_urls;
         rh_logf(RH_LOG_INFO, "peer %016llx: switching to URL %s",
@@ -457,7 +457,7 @@ static void handle_head(stream_reader *r, size_t head_len)
             r->lowat = 1; /* the kernel's default on a new socket */
         }
         r->state = R_BODY;
-        transport_streams_changed(p->t);
+        peer_streams_changed(p);
         r->failures = 0;
         r->last_why[0] = 0;
         rh_logf(RH_LOG_INFO, "established stream %s reader from peer %016llx",
@@ -470,7 +470,7 @@ static void handle_head(stream_reader *r, size_t head_len)
     case 410:
         rh_logf(RH_LOG_ERROR, "peer %016llx says this member was removed from the cluster",
                 (unsigned long long)p->id);
-        transport_emit(p->t, RH_EV_CRITICAL, p->id, 0, NULL, "member removed");
+        peer_emit(p, RH_EV_CRITICAL, 0, NULL, "member removed");
         finish(r, "dial", "member removed", true);
         return;
     case 404: {

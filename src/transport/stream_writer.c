@@ -21,7 +21,7 @@
 
 #include "rafthttp/scatter.h"
 
-#include "transport/internal.h"
+#include "transport/peer.h"
 
 /* Keep at most this much encoded in the output buffer; refill below LOW.
  * Large enough for a socket's worth of batching, small enough that the
@@ -114,7 +114,7 @@ static int encode_chunk(stream_writer *w, rh_msg *m, bool *taken)
 }
 
 /* Remembers a frame ending at stream byte `end` for its `sent` event. */
-static void sent_track(stream_writer *w, int32_t type, uint64_t to, uint64_t end)
+static void sent_track(stream_writer *w, int32_t type, uint64_t end)
 {
     w->appended = end;
     if (!w->p->t->cfg.trace_sent)
@@ -132,7 +132,7 @@ static void sent_track(stream_writer *w, int32_t type, uint64_t to, uint64_t end
         w->sent_head = 0;
     }
     w->sent[(w->sent_head + w->sent_len++) % w->sent_cap] =
-        (sent_rec){.end = end, .to = to, .type = type};
+        (sent_rec){.end = end, .type = type};
 }
 
 /* `sent` for the frames now wholly written. */
@@ -142,7 +142,7 @@ static void sent_report(stream_writer *w)
         sent_rec r = w->sent[w->sent_head];
         w->sent_head = (w->sent_head + 1) % w->sent_cap;
         w->sent_len--;
-        transport_emit(w->p->t, RH_EV_SENT, r.to, r.type, via_name(w->kind), NULL);
+        peer_emit(w->p, RH_EV_SENT, r.type, via_name(w->kind), NULL);
     }
 }
 
@@ -227,7 +227,7 @@ static int encode_batch(stream_writer *w, size_t first_size)
         rh_msg *m = msgq_pop(&w->q);
         rh_stream_encode(&w->enc, m, p + used);
         used += fs;
-        sent_track(w, m->type, m->to, base + used);
+        sent_track(w, m->type, base + used);
         tmsg_free(m);
         if (!w->q.len)
             break;
@@ -268,7 +268,6 @@ static void pump(stream_writer *w)
         }
         rh_msg *m = msgq_pop(&w->q);
         int32_t type = m->type;
-        uint64_t to = m->to;
         bool taken;
         int rc = encode_chunk(w, m, &taken);
         if (!taken)
@@ -277,7 +276,7 @@ static void pump(stream_writer *w)
             writer_close(w, "out of memory encoding a frame");
             return;
         }
-        sent_track(w, type, to, w->written + evbuffer_get_length(out));
+        sent_track(w, type, w->written + evbuffer_get_length(out));
     }
 }
 
@@ -391,7 +390,7 @@ void writer_attach(stream_writer *w, struct bufferevent *bev)
     rh_logf(RH_LOG_INFO, "established stream %s writer to peer %016llx",
             rh_stream_kind_name(w->kind), (unsigned long long)w->p->id);
     peer_activate(w->p);
-    transport_streams_changed(w->p->t);
+    peer_streams_changed(w->p);
     pump(w);
 }
 
@@ -404,15 +403,7 @@ void writer_send(stream_writer *w, rh_msg *m, size_t size)
                  "send queue full (%zu messages, %.1f MiB; limits %zu messages, %.1f MiB)",
                  w->q.len, (double)w->q.bytes / (1 << 20), w->q.cap,
                  (double)w->q.max_bytes / (1 << 20));
-        rh_logf(RH_LOG_WARN, "dropped %s to %016llx: %s",
-                rh_msg_type_name(m->type) ? rh_msg_type_name(m->type) : "message",
-                (unsigned long long)p->id, why);
-        transport_emit(p->t, RH_EV_DROPPED, p->id, m->type, via_name(w->kind), why);
-        p->st->sent_failures++;
-        if (p->t->cfg.raft.report_unreachable)
-            p->t->cfg.raft.report_unreachable(p->t->cfg.raft.ctx, m->to);
-        if (m->type == RH_MSG_SNAP && p->t->cfg.raft.report_snapshot)
-            p->t->cfg.raft.report_snapshot(p->t->cfg.raft.ctx, m->to, false);
+        peer_msg_failed(p, m, via_name(w->kind), why);
         tmsg_free(m);
         return;
     }
@@ -433,7 +424,7 @@ void writer_close(stream_writer *w, const char *why)
     w->sent_len = 0;
     bufferevent_free(w->bev);
     w->bev = NULL;
-    transport_streams_changed(w->p->t);
+    peer_streams_changed(w->p);
 }
 
 void writer_free(stream_writer *w)

@@ -1,6 +1,7 @@
 /*
  * rh_transport: lifecycle, the command queue between API callers and the
- * loop thread, peers, channel choice, peer status and metrics.
+ * loop thread, the peers list (each peer is peer.c's), the status table and
+ * metrics.
  *
  * API calls build a `cmd`, append it under `mu` and activate the `wake`
  * event; the loop drains all pending commands in one callback, so a burst
@@ -17,7 +18,7 @@
 #include <event2/thread.h>
 
 #include "rafthttp/scatter.h"
-#include "transport/internal.h"
+#include "transport/peer.h"
 #include "transport/tls.h"
 
 enum cmd_op {
@@ -78,18 +79,11 @@ static char **dup_strv(const char *const *v, size_t n)
     return out;
 }
 
-static void free_strv(char **v, size_t n)
-{
-    for (size_t i = 0; v && i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 static void cmd_free(cmd *c)
 {
     if (c->op == C_SEND_SNAP && c->fd >= 0)
         close(c->fd);
-    free_strv(c->urls, c->n_urls);
+    rh_strv_free(c->urls, c->n_urls);
     for (size_t i = 0; i < c->n_msgs; i++)
         tmsg_free(c->msgs[i]);
     if (c->pooled) {
@@ -107,22 +101,6 @@ void transport_emit(rh_transport *t, int kind, uint64_t peer_id, int32_t type,
         return;
     rh_event ev = {.kind = kind, .peer = peer_id, .msg_type = type, .via = via, .text = text};
     t->cfg.on_event(t->cfg.event_ctx, &ev);
-}
-
-peer *transport_find_peer(rh_transport *t, uint64_t id)
-{
-    for (peer *p = t->peers; p; p = p->next)
-        if (p->id == id && !p->remote)
-            return p;
-    return NULL;
-}
-
-peer *transport_find_remote(rh_transport *t, uint64_t id)
-{
-    for (peer *p = t->peers; p; p = p->next)
-        if (p->id == id && p->remote)
-            return p;
-    return NULL;
 }
 
 /* Mirrors every peer's status into the [mu] table. */
@@ -183,73 +161,9 @@ void transport_streams_changed(rh_transport *t)
         event_active(t->status_refresh, 0, 0);
 }
 
-void peer_activate(peer *p)
-{
-    if (p->active)
-        return;
-    p->active = true;
-    p->st->active = true;
-    p->active_since_ns = rh_realtime_ns();
-    rh_logf(RH_LOG_INFO, "peer %016llx became active", (unsigned long long)p->id);
-    transport_status_changed(p->t);
-    transport_emit(p->t, RH_EV_PEER_ACTIVE, p->id, 0, NULL, NULL);
-}
+/* ---- the peers list (loop thread) ------------------------------------------ */
 
-void peer_deactivate(peer *p, const char *source, const char *action, const char *why)
-{
-    char reason[512];
-    snprintf(reason, sizeof(reason), "failed to %s %016llx on %s (%s)", action,
-             (unsigned long long)p->id, source, why ? why : "");
-    if (!p->active) {
-        rh_logf(RH_LOG_DEBUG, "peer %016llx: %s", (unsigned long long)p->id, reason);
-        return;
-    }
-    p->active = false;
-    p->st->active = false;
-    p->active_since_ns = 0;
-    p->st->disconnected++;
-    rh_logf(RH_LOG_WARN, "peer %016llx became inactive: %s", (unsigned long long)p->id,
-            reason);
-    transport_status_changed(p->t);
-    transport_emit(p->t, RH_EV_PEER_INACTIVE, p->id, 0, NULL, reason);
-}
-
-void peer_route_received(peer *p, rh_msg **batch, const uint64_t *sizes, const char **via,
-                         size_t n)
-{
-    if (!n)
-        return;
-    bool accepted[64];
-    size_t done = 0;
-    while (done < n) {
-        size_t k = n - done < 64 ? n - done : 64;
-        delivery_push(p->t, p->id, batch + done, sizes ? sizes + done : NULL, via + done, k,
-                      accepted);
-        for (size_t i = 0; i < k; i++) {
-            if (accepted[i])
-                continue;
-            rh_msg *m = batch[done + i];
-            const char *q = m->type == RH_MSG_PROP ? "proposal" : "receive";
-            char why[128];
-            snprintf(why, sizeof(why), "%s queue full (limits %d messages, %.1f MiB)", q,
-                     m->type == RH_MSG_PROP ? RH_MAX_PENDING_PROPOSALS : RH_RECV_BUF_SIZE,
-                     (double)p->t->cfg.queue_bytes / (1 << 20));
-            if (p->active)
-                rh_logf(RH_LOG_WARN, "dropped %s from %016llx: %s",
-                        rh_msg_type_name(m->type) ? rh_msg_type_name(m->type) : "message",
-                        (unsigned long long)p->id, why);
-            p->st->recv_failures++;
-            transport_emit(p->t, RH_EV_DROPPED, p->id, m->type, via[done + i], why);
-            tmsg_free(m);
-        }
-        done += k;
-    }
-}
-
-/* ---- peers (loop thread) -------------------------------------------------- */
-
-static void peer_remove(rh_transport *t, uint64_t id);
-static void peer_unlink(rh_transport *t, peer *p);
+static void peers_unlink(rh_transport *t, peer *p);
 
 /* The default max_conns grows with the members: each may hold
  * RH_CONNS_PER_MEMBER kept-alive connections to us at once (2 probers, 4
@@ -265,86 +179,39 @@ static void members_changed(rh_transport *t)
     server_conns_limit_changed(t);
 }
 
-static int url_cmp(const void *a, const void *b)
+static void peers_add(rh_transport *t, uint64_t id, char **urls, size_t n, bool remote)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* etcd's types.NewURLs sorts a member's URLs; its picker starts at the
- * first, so both sides dial the same URL first whatever order was given. */
-static void sort_urls(char **v, size_t n)
-{
-    if (v && n > 1)
-        qsort(v, n, sizeof(*v), url_cmp);
-}
-
-/* etcd probes each peer through both of its round-trippers */
-static void start_probers(peer *p)
-{
-    if (p->t->cfg.probe_interval_ms < 0)
-        return;
-    prober_start(&p->probe[0], p, "ROUND_TRIPPER_SNAPSHOT");
-    prober_start(&p->probe[1], p, "ROUND_TRIPPER_RAFT_MESSAGE");
-}
-
-static void peer_add_kind(rh_transport *t, uint64_t id, char **urls, size_t n, bool remote)
-{
-    if (transport_find_peer(t, id) || (remote && transport_find_remote(t, id))) {
-        free_strv(urls, n);
+    if (peers_find(t, id) || (remote && remotes_find(t, id))) {
+        rh_strv_free(urls, n);
         return;
     }
-    peer *old = transport_find_remote(t, id);
+    peer *old = remotes_find(t, id);
     if (old) {
         /* the issue's rule: a remote stops when the member becomes a peer
          * (etcd 3.4 keeps it until Stop, unused while the peer exists, and
          * uses it again if the peer is removed) */
-        peer_unlink(t, old);
+        peers_unlink(t, old);
         rh_logf(RH_LOG_INFO, "remote %016llx became a peer", (unsigned long long)id);
     }
-    peer *p = calloc(1, sizeof(*p));
-    peer_stats *st = transport_stats(t, id);
-    if (!p || !st) {
+    peer *p = peer_new(t, id, urls, n, remote);
+    if (!p) {
         rh_logf(RH_LOG_ERROR, "adding %016llx: out of memory", (unsigned long long)id);
-        free(p);
-        free_strv(urls, n);
         return;
     }
-    p->st = st;
-    p->t = t;
-    p->id = id;
-    sort_urls(urls, n);
-    p->urls = urls;
-    p->n_urls = n;
-    p->paused = false; /* etcd: Pause() affects the peers it finds, not later ones */
-    for (int k = 0; k < 2; k++) {
-        writer_init(&p->w[k], p, k);
-        reader_init(&p->r[k], p, k);
-    }
-    pipeline_init(&p->pl, p);
-    p->remote = remote;
     p->next = t->peers;
     t->peers = p;
     t->n_members++;
     members_changed(t);
-    if (!remote) {
-        for (int k = 0; k < 2; k++)
-            reader_start(&p->r[k]);
-        start_probers(p);
-    }
+    peer_start(p);
     rh_logf(RH_LOG_INFO, "added %s %016llx (%s)", remote ? "remote" : "peer",
-            (unsigned long long)id, n ? urls[0] : "no URL");
+            (unsigned long long)id, p->n_urls ? p->urls[0] : "no URL");
     transport_status_changed(t);
-}
-
-static void peer_add(rh_transport *t, uint64_t id, char **urls, size_t n)
-{
-    peer_add_kind(t, id, urls, n, false);
 }
 
 void transport_add_remote_from_header(rh_transport *t, uint64_t id, const char *urls,
                                       size_t len)
 {
-    if (len == 0 || transport_find_peer(t, id) || transport_find_remote(t, id))
+    if (len == 0 || peers_find(t, id) || remotes_find(t, id))
         return;
     /* members learned from the wire are bounded (etcd's are not): a sender
      * inventing IDs cannot grow our memory */
@@ -376,26 +243,13 @@ void transport_add_remote_from_header(rh_transport *t, uint64_t id, const char *
     }
     free(copy);
     if (!v || k == 0) {
-        free_strv(v, k);
+        rh_strv_free(v, k);
         return;
     }
-    peer_add_kind(t, id, v, k, true);
+    peers_add(t, id, v, k, true);
 }
 
-static void peer_destroy(peer *p)
-{
-    for (int k = 0; k < 2; k++) {
-        reader_stop(&p->r[k]);
-        writer_free(&p->w[k]);
-        prober_stop(&p->probe[k]);
-    }
-    p->st->active = false;
-    pipeline_free(&p->pl);
-    free_strv(p->urls, p->n_urls);
-    free(p);
-}
-
-static void peer_unlink(rh_transport *t, peer *p)
+static void peers_unlink(rh_transport *t, peer *p)
 {
     for (peer **pp = &t->peers; *pp; pp = &(*pp)->next) {
         if (*pp == p) {
@@ -409,75 +263,47 @@ static void peer_unlink(rh_transport *t, peer *p)
     }
 }
 
-static void peer_remove(rh_transport *t, uint64_t id)
+static void peers_remove(rh_transport *t, uint64_t id)
 {
-    peer *p = transport_find_peer(t, id);
+    peer *p = peers_find(t, id);
     if (p) {
         rh_logf(RH_LOG_INFO, "removed peer %016llx", (unsigned long long)id);
-        peer_unlink(t, p);
+        peers_unlink(t, p);
     }
 }
 
-static void peer_update(rh_transport *t, uint64_t id, char **urls, size_t n)
+static void peers_update(rh_transport *t, uint64_t id, char **urls, size_t n)
 {
-    peer *p = transport_find_peer(t, id);
+    peer *p = peers_find(t, id);
     if (!p) {
-        free_strv(urls, n);
+        rh_strv_free(urls, n);
         return;
     }
-    free_strv(p->urls, p->n_urls);
-    sort_urls(urls, n);
-    p->urls = urls;
-    p->n_urls = n;
-    p->pick = 0;
-    for (int k = 0; k < 2; k++) /* etcd re-adds the peer to its probers */
-        prober_stop(&p->probe[k]);
-    start_probers(p);
-    transport_status_changed(t);
+    peer_update_urls(p, urls, n);
 }
 
-/* etcd's peer.pick: MsgSnap goes by pipeline; MsgApp by the msgappv2 writer
- * when attached; anything by the message writer when attached; else the
- * pipeline. */
-static void peer_send(rh_transport *t, rh_msg *m)
+/* To the peer or remote m->to; the peer picks the channel. */
+static void peers_send(rh_transport *t, rh_msg *m)
 {
-    peer *p = transport_find_peer(t, m->to);
+    peer *p = peers_find(t, m->to);
+    if (!p)
+        p = remotes_find(t, m->to);
     if (!p) {
-        peer *r = transport_find_remote(t, m->to);
-        if (r) { /* etcd's remote: pipeline only */
-            pipeline_send(&r->pl, m, rh_msg_size(m));
-            return;
-        }
         rh_logf(RH_LOG_DEBUG, "ignored message to unknown peer %016llx",
                 (unsigned long long)m->to);
         transport_emit(t, RH_EV_DROPPED, m->to, m->type, NULL, "unknown peer");
         tmsg_free(m);
         return;
     }
-    if (p->paused) { /* etcd drops silently; we report it */
-        transport_emit(t, RH_EV_DROPPED, m->to, m->type, NULL, "peer paused (cutPeer/pause)");
-        tmsg_free(m);
-        return;
-    }
-    stream_writer *w = NULL;
-    if (m->type != RH_MSG_SNAP) {
-        if (m->type == RH_MSG_APP && writer_attached(&p->w[RH_STREAM_MSGAPPV2]))
-            w = &p->w[RH_STREAM_MSGAPPV2];
-        else if (writer_attached(&p->w[RH_STREAM_MESSAGE]))
-            w = &p->w[RH_STREAM_MESSAGE];
-    }
-    if (w) {
-        writer_send(w, m, rh_msg_size(m));
-        return;
-    }
-    pipeline_send(&p->pl, m, rh_msg_size(m));
+    peer_send(p, m);
 }
 
-static void set_paused(rh_transport *t, peer *only, bool paused)
+/* only NULL: every peer and remote */
+static void peers_set_paused(rh_transport *t, peer *only, bool paused)
 {
     for (peer *p = t->peers; p; p = p->next)
         if (!only || p == only)
-            p->paused = paused;
+            peer_set_paused(p, paused);
 }
 
 static void run_cmd(rh_transport *t, cmd *c)
@@ -485,28 +311,28 @@ static void run_cmd(rh_transport *t, cmd *c)
     switch (c->op) {
     case C_SEND:
         for (size_t i = 0; i < c->n_msgs; i++) {
-            peer_send(t, c->msgs[i]);
+            peers_send(t, c->msgs[i]);
             c->msgs[i] = NULL;
         }
         c->n_msgs = 0;
         break;
     case C_ADD_PEER:
-        peer_add(t, c->id, c->urls, c->n_urls);
+        peers_add(t, c->id, c->urls, c->n_urls, false);
         c->urls = NULL;
         break;
     case C_UPDATE_PEER:
-        peer_update(t, c->id, c->urls, c->n_urls);
+        peers_update(t, c->id, c->urls, c->n_urls);
         c->urls = NULL;
         break;
     case C_REMOVE_PEER:
-        peer_remove(t, c->id);
+        peers_remove(t, c->id);
         break;
     case C_REMOVE_ALL:
         while (t->peers)
-            peer_unlink(t, t->peers);
+            peers_unlink(t, t->peers);
         break;
     case C_ADD_REMOTE:
-        peer_add_kind(t, c->id, c->urls, c->n_urls, true);
+        peers_add(t, c->id, c->urls, c->n_urls, true);
         c->urls = NULL;
         break;
     case C_SEND_SNAP:
@@ -517,12 +343,12 @@ static void run_cmd(rh_transport *t, cmd *c)
         break;
     case C_CUT:
     case C_MEND:
-        set_paused(t, transport_find_peer(t, c->id), c->op == C_CUT);
+        peers_set_paused(t, peers_find(t, c->id), c->op == C_CUT);
         break;
     case C_PAUSE:
     case C_RESUME:
         t->paused = c->op == C_PAUSE;
-        set_paused(t, NULL, t->paused);
+        peers_set_paused(t, NULL, t->paused);
         break;
     case C_METRICS:
         metrics_answer(t, c->metrics);
@@ -821,8 +647,8 @@ void rh_transport_free(rh_transport *t)
         event_base_free(t->base);
     tls_free(t->tls); /* after every connection: their SSLs are gone */
     free(t->ports);
-    free_strv(t->listen, t->n_listen);
-    free_strv(t->advertise, t->n_advertise);
+    rh_strv_free(t->listen, t->n_listen);
+    rh_strv_free(t->advertise, t->n_advertise);
     free(t->peer_urls_header);
     free(t->snap_dir);
     free(t->members_json);
@@ -886,7 +712,7 @@ static int send_msgs(rh_transport *t, const rh_msg *msgs, size_t n, tmsg_batch *
             rh_msg *m = send_copy(b, &msgs[i], o);
             if (!m)
                 return -ENOMEM;
-            peer_send(t, m);
+            peers_send(t, m);
         }
         return 0;
     }

@@ -61,6 +61,13 @@ void rh_id_str(uint64_t id, char out[17])
     rh_http_format_id(id, out);
 }
 
+void rh_strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
 int rh_url_parse(const char *url, rh_url *out, char *err, size_t errlen)
 {
     const char *p = url;

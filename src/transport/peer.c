@@ -1,0 +1,243 @@
+/*
+ * peer: one member's channels, its status and the routing of its messages.
+ *
+ * A peer has two stream writers (attached when the member dials us), two
+ * stream readers (we dial it), a pipeline and two probers; a remote (a
+ * member learned from the wire or added as a remote) sends by its pipeline
+ * only and starts nothing else.
+ * The transport owns the list the peers are on and calls in here for each
+ * one; the channels report status, events and drops here.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "transport/peer.h"
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+static int url_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* etcd's types.NewURLs sorts a member's URLs; its picker starts at the
+ * first, so both sides dial the same URL first whatever order was given. */
+static void sort_urls(char **v, size_t n)
+{
+    if (v && n > 1)
+        qsort(v, n, sizeof(*v), url_cmp);
+}
+
+/* etcd probes each peer through both of its round-trippers */
+static void start_probers(peer *p)
+{
+    if (p->t->cfg.probe_interval_ms < 0)
+        return;
+    prober_start(&p->probe[0], p, "ROUND_TRIPPER_SNAPSHOT");
+    prober_start(&p->probe[1], p, "ROUND_TRIPPER_RAFT_MESSAGE");
+}
+
+peer *peer_new(rh_transport *t, uint64_t id, char **urls, size_t n, bool remote)
+{
+    peer *p = calloc(1, sizeof(*p));
+    peer_stats *st = transport_stats(t, id);
+    if (!p || !st) {
+        free(p);
+        rh_strv_free(urls, n);
+        return NULL;
+    }
+    p->st = st;
+    p->t = t;
+    p->id = id;
+    sort_urls(urls, n);
+    p->urls = urls;
+    p->n_urls = n;
+    p->paused = false; /* etcd: Pause() affects the peers it finds, not later ones */
+    for (int k = 0; k < 2; k++) {
+        writer_init(&p->w[k], p, k);
+        reader_init(&p->r[k], p, k);
+    }
+    pipeline_init(&p->pl, p);
+    p->remote = remote;
+    return p;
+}
+
+void peer_start(peer *p)
+{
+    if (p->remote)
+        return;
+    for (int k = 0; k < 2; k++)
+        reader_start(&p->r[k]);
+    start_probers(p);
+}
+
+void peer_destroy(peer *p)
+{
+    for (int k = 0; k < 2; k++) {
+        reader_stop(&p->r[k]);
+        writer_free(&p->w[k]);
+        prober_stop(&p->probe[k]);
+    }
+    p->st->active = false;
+    pipeline_free(&p->pl);
+    rh_strv_free(p->urls, p->n_urls);
+    free(p);
+}
+
+void peer_update_urls(peer *p, char **urls, size_t n)
+{
+    rh_strv_free(p->urls, p->n_urls);
+    sort_urls(urls, n);
+    p->urls = urls;
+    p->n_urls = n;
+    p->pick = 0;
+    for (int k = 0; k < 2; k++) /* etcd re-adds the peer to its probers */
+        prober_stop(&p->probe[k]);
+    start_probers(p);
+    transport_status_changed(p->t);
+}
+
+void peer_set_paused(peer *p, bool paused)
+{
+    p->paused = paused;
+}
+
+/* ---- status and events ------------------------------------------------------ */
+
+void peer_emit(peer *p, int kind, int32_t type, const char *via, const char *text)
+{
+    transport_emit(p->t, kind, p->id, type, via, text);
+}
+
+void peer_activate(peer *p)
+{
+    if (p->active)
+        return;
+    p->active = true;
+    p->st->active = true;
+    p->active_since_ns = rh_realtime_ns();
+    rh_logf(RH_LOG_INFO, "peer %016llx became active", (unsigned long long)p->id);
+    transport_status_changed(p->t);
+    peer_emit(p, RH_EV_PEER_ACTIVE, 0, NULL, NULL);
+}
+
+void peer_deactivate(peer *p, const char *source, const char *action, const char *why)
+{
+    char reason[512];
+    snprintf(reason, sizeof(reason), "failed to %s %016llx on %s (%s)", action,
+             (unsigned long long)p->id, source, why ? why : "");
+    if (!p->active) {
+        rh_logf(RH_LOG_DEBUG, "peer %016llx: %s", (unsigned long long)p->id, reason);
+        return;
+    }
+    p->active = false;
+    p->st->active = false;
+    p->active_since_ns = 0;
+    p->st->disconnected++;
+    rh_logf(RH_LOG_WARN, "peer %016llx became inactive: %s", (unsigned long long)p->id,
+            reason);
+    transport_status_changed(p->t);
+    peer_emit(p, RH_EV_PEER_INACTIVE, 0, NULL, reason);
+}
+
+void peer_streams_changed(peer *p)
+{
+    transport_streams_changed(p->t);
+}
+
+/* A full send queue, stream or pipeline: the message never left, so raft
+ * hears of it as etcd's peer reports a failed send. */
+void peer_msg_failed(peer *p, const rh_msg *m, const char *via, const char *why)
+{
+    rh_transport *t = p->t;
+    rh_logf(RH_LOG_WARN, "dropped %s to %016llx: %s",
+            rh_msg_type_name(m->type) ? rh_msg_type_name(m->type) : "message",
+            (unsigned long long)p->id, why);
+    peer_emit(p, RH_EV_DROPPED, m->type, via, why);
+    p->st->sent_failures++;
+    if (t->cfg.raft.report_unreachable)
+        t->cfg.raft.report_unreachable(t->cfg.raft.ctx, m->to);
+    if (m->type == RH_MSG_SNAP && t->cfg.raft.report_snapshot)
+        t->cfg.raft.report_snapshot(t->cfg.raft.ctx, m->to, false);
+}
+
+/* ---- messages ----------------------------------------------------------------- */
+
+/* etcd's peer.pick: MsgSnap goes by pipeline; MsgApp by the msgappv2 writer
+ * when attached; anything by the message writer when attached; else the
+ * pipeline. A remote has the pipeline only, and is never paused for it. */
+void peer_send(peer *p, rh_msg *m)
+{
+    if (p->remote) {
+        pipeline_send(&p->pl, m, rh_msg_size(m));
+        return;
+    }
+    if (p->paused) { /* etcd drops silently; we report it */
+        peer_emit(p, RH_EV_DROPPED, m->type, NULL, "peer paused (cutPeer/pause)");
+        tmsg_free(m);
+        return;
+    }
+    stream_writer *w = NULL;
+    if (m->type != RH_MSG_SNAP) {
+        if (m->type == RH_MSG_APP && writer_attached(&p->w[RH_STREAM_MSGAPPV2]))
+            w = &p->w[RH_STREAM_MSGAPPV2];
+        else if (writer_attached(&p->w[RH_STREAM_MESSAGE]))
+            w = &p->w[RH_STREAM_MESSAGE];
+    }
+    if (w) {
+        writer_send(w, m, rh_msg_size(m));
+        return;
+    }
+    pipeline_send(&p->pl, m, rh_msg_size(m));
+}
+
+void peer_route_received(peer *p, rh_msg **batch, const uint64_t *sizes, const char **via,
+                         size_t n)
+{
+    if (!n)
+        return;
+    bool accepted[64];
+    size_t done = 0;
+    while (done < n) {
+        size_t k = n - done < 64 ? n - done : 64;
+        delivery_push(p->t, p->id, batch + done, sizes ? sizes + done : NULL, via + done, k,
+                      accepted);
+        for (size_t i = 0; i < k; i++) {
+            if (accepted[i])
+                continue;
+            rh_msg *m = batch[done + i];
+            const char *q = m->type == RH_MSG_PROP ? "proposal" : "receive";
+            char why[128];
+            snprintf(why, sizeof(why), "%s queue full (limits %d messages, %.1f MiB)", q,
+                     m->type == RH_MSG_PROP ? RH_MAX_PENDING_PROPOSALS : RH_RECV_BUF_SIZE,
+                     (double)p->t->cfg.queue_bytes / (1 << 20));
+            if (p->active)
+                rh_logf(RH_LOG_WARN, "dropped %s from %016llx: %s",
+                        rh_msg_type_name(m->type) ? rh_msg_type_name(m->type) : "message",
+                        (unsigned long long)p->id, why);
+            p->st->recv_failures++;
+            peer_emit(p, RH_EV_DROPPED, m->type, via[done + i], why);
+            tmsg_free(m);
+        }
+        done += k;
+    }
+}
+
+/* ---- lookup ------------------------------------------------------------------- */
+
+peer *peers_find(rh_transport *t, uint64_t id)
+{
+    for (peer *p = t->peers; p; p = p->next)
+        if (p->id == id && !p->remote)
+            return p;
+    return NULL;
+}
+
+peer *remotes_find(rh_transport *t, uint64_t id)
+{
+    for (peer *p = t->peers; p; p = p->next)
+        if (p->id == id && p->remote)
+            return p;
+    return NULL;
+}
