@@ -299,11 +299,10 @@ static void peers_send(rh_transport *t, rh_msg *m)
 }
 
 /* only NULL: every peer and remote */
-static void peers_set_paused(rh_transport *t, peer *only, bool paused)
+static void peers_set_paused(rh_transport *t, bool paused)
 {
     for (peer *p = t->peers; p; p = p->next)
-        if (!only || p == only)
-            peer_set_paused(p, paused);
+        peer_set_paused(p, paused);
 }
 
 static void run_cmd(rh_transport *t, cmd *c)
@@ -342,13 +341,19 @@ static void run_cmd(rh_transport *t, cmd *c)
         c->fd = -1;
         break;
     case C_CUT:
-    case C_MEND:
-        peers_set_paused(t, peers_find(t, c->id), c->op == C_CUT);
+    case C_MEND: {
+        peer *p = peers_find(t, c->id); /* an unknown ID cuts nothing (not everyone) */
+        if (p)
+            peer_set_paused(p, c->op == C_CUT);
+        else
+            rh_logf(RH_LOG_DEBUG, "%s unknown peer %016llx: ignored",
+                    c->op == C_CUT ? "cut" : "mend", (unsigned long long)c->id);
         break;
+    }
     case C_PAUSE:
     case C_RESUME:
         t->paused = c->op == C_PAUSE;
-        peers_set_paused(t, NULL, t->paused);
+        peers_set_paused(t, t->paused);
         break;
     case C_METRICS:
         metrics_answer(t, c->metrics);

@@ -237,6 +237,12 @@ def cut_mend_pause_resume():
     delivered(a, b, B, A, 1)
     delivered(a, c, C, A, 2)
 
+    a.send({"cmd": "cutPeer", "id": 0x77})  # not a peer: cuts no one
+    time.sleep(0.1)
+    delivered(a, b, B, A, 101, what="a -> b after cutPeer of an unknown ID")
+    delivered(a, c, C, A, 102, what="a -> c after cutPeer of an unknown ID")
+    ok("cutPeer of an ID that is not a peer: b and c unaffected")
+
     a.send({"cmd": "cutPeer", "id": B})
     time.sleep(0.1)
     not_delivered(a, b, B, A, 3, what="a -> b after cutPeer b")
