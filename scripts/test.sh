@@ -3,7 +3,8 @@
 #  1. gcc, ASan+UBSan: unit tests, golden tests against etcd's Go code, CLI
 #     tests, then interop tests against etcd's Go rafthttp and real etcd,
 #     then the black-box suite (rafthttp node processes only, per the spec)
-#  2. gcc, Release: a warning-free -O2 build (the main job's)
+#  2. gcc, Release: a warning-free -O2 build (the main job's); installed into
+#     a temporary prefix, examples/ built against it (pkg-config, CMake) and run
 #     clang, Release, -Werror: the same unit tests (warning-free with both)
 #     gcc, TSan: the unit tests; the bench's cases, briefly (not timed)
 #  3. clang + libFuzzer: every fuzz target for FUZZ_SECONDS (default 15) each,
@@ -30,6 +31,9 @@ tests/blackbox/run.sh build-asan
 echo "== gcc Release (-O2 finds warnings -O0 does not: the main job's build)"
 cmake -S . -B build-gcc-rel -DCMAKE_BUILD_TYPE=Release -DRH_GOLDEN=OFF -DCMAKE_C_COMPILER=gcc >/dev/null
 cmake --build build-gcc-rel -j"$jobs"
+
+echo "== install into a temporary prefix; examples/ built with pkg-config and find_package, run"
+scripts/examples.sh build-gcc-rel
 
 echo "== clang Release"
 cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Release -DRH_GOLDEN=OFF -DCMAKE_C_COMPILER=clang >/dev/null

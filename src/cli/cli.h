@@ -18,9 +18,9 @@
 #include <stdint.h>
 
 #include "json/json.h"
+#include "rafthttp/version.h"
 
-/* Keep in step with project(VERSION) in CMakeLists.txt. */
-#define CLI_VERSION "0.1.0"
+#define CLI_VERSION RH_VERSION_STRING
 
 enum { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2 };
 

@@ -1,6 +1,6 @@
 /*
  * `rafthttp node`: one rh_transport member, commands in on stdin and events
- * out on stdout, both JSON Lines (shared/spec/node-cli.md).
+ * out on stdout, both JSON Lines (docs/node-cli.md).
  *
  * Threads. The main thread parses flags, binds (rh_transport_new), adds the
  * --peer members, starts the transport and then only waits for SIGINT or

@@ -1,5 +1,5 @@
 """Black-box harness: `rafthttp node` processes only, driven through the
-contract of shared/spec/node-cli.md (flags, JSON Lines on stdin, events on
+contract of docs/node-cli.md (flags, JSON Lines on stdin, events on
 stdout, exit statuses, the HTTP endpoints of the listen URL).
 
 Every check prints `ok ...`. A failed check raises Failed; the file then

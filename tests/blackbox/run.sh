@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Black-box tests: `rafthttp node` processes only (several C members over
 # loopback, raw HTTP and small fake peers written in Python), through the
-# contract of shared/spec/node-cli.md: every flag, command and event, the
+# contract of docs/node-cli.md: every flag, command and event, the
 # exit statuses, /version, /members, /metrics, the server limits and peer
 # TLS (test_tls: refusals, hostile handshakes, rotation; needs openssl).
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""`rafthttp node` flags, black-box (shared/spec/node-cli.md, "Flags").
+"""`rafthttp node` flags, black-box (docs/node-cli.md, "Flags").
 
 usage: test_flags.py RAFTHTTP_BIN
 

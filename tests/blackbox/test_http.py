@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The listen URL's own HTTP surface, black-box (shared/spec/node-cli.md):
+"""The listen URL's own HTTP surface, black-box (docs/node-cli.md):
 GET /version, GET /members, GET /metrics (--metrics), and the server
 limits: --read-header-timeout (default 10 s: a head not complete in time
 closes the connection), --max-header-bytes (default 64 KiB: 431),

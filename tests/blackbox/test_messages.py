@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Messages between `rafthttp node` processes, black-box
-(shared/spec/node-cli.md "Messages (JSON)", "Standard input", recv and sent
+(docs/node-cli.md "Messages (JSON)", "Standard input", recv and sent
 events, --reply, --trace-sent; docs/json.md for the exact printed form).
 
 usage: test_messages.py RAFTHTTP_BIN

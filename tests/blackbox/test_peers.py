@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Commands and events of `rafthttp node`, black-box
-(shared/spec/node-cli.md "Standard input", "Standard output: events").
+(docs/node-cli.md "Standard input", "Standard output: events").
 
 usage: test_peers.py RAFTHTTP_BIN
 

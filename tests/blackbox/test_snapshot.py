@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Snapshots between `rafthttp node` processes, black-box
-(shared/spec/node-cli.md: a MsgSnap with "snapshotFile" is etcd's merged
+(docs/node-cli.md: a MsgSnap with "snapshotFile" is etcd's merged
 snapshot on /raft/snapshot; the receiver saves the body in --snap-dir as
 %016x.snap.db of the snapshot index and reports recv via "snapshot" with
 snapshotFile and snapshotBytes; the sender reports snapshotStatus).

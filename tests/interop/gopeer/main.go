@@ -1,6 +1,6 @@
 // gopeer: one etcd 3.4 rafthttp member (Debian's etcd source, the real Go
 // rafthttp.Transport) behind the JSON Lines interface of `rafthttp node`
-// (shared/spec/node-cli.md, docs/json.md), as the Go side of interop tests.
+// (docs/node-cli.md, docs/json.md), as the Go side of interop tests.
 //
 //	gopeer --id HEX --cluster-id HEX --listen URL [--listen URL]...
 //	       [--advertise URL]... [--peer ID=URL[,URL...]]... [--snap-dir DIR]
