@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Runs the benchmark rows interleaved and prints the Markdown table
 (bench/run.sh builds the binaries and calls this)."""
 import argparse, json, os, platform, statistics, subprocess, sys, time

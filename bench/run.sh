@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The transport benchmark: `rafthttp bench` (both delivery modes) beside
 # etcd 3.4's Go rafthttp (bench/gorafthttp) and raw loopback TCP
 # (bench/raw), interleaved, ROUNDS rounds in one run on this machine, plus

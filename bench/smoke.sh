@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs every `rafthttp bench` case briefly, on both delivery modes, and
 # fails unless each delivered messages and dropped none. A functional check
 # of the bench and the hot path for CI; it asserts no speed (bench/run.sh

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzz target: the HTTP framing layer. The input (after two seed bytes) is
  * parsed as a request head, as a response head and as a chunked body, each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzz target: JSON text in, as `rafthttp node` and `encode` read it (and as
  * the prober reads a peer's /raft/probing answer): the parser must accept or

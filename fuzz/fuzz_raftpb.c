@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzz target: the protobuf decoder.
  * Whatever decodes must re-encode, decode again to an equal message and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzz target: a stream decoder (FUZZ_KIND). The input is fed three times:
  * whole; in pieces whose sizes come from the input itself; and in such

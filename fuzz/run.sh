@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs every fuzz target for SECONDS each under ASan+UBSan.
 # usage: fuzz/run.sh BUILD_FUZZ_DIR SECONDS [EXTRA_CORPUS_DIR]
 #   BUILD_FUZZ_DIR: a build configured with CC=clang -DRH_FUZZ=ON -DRH_SANITIZE=ON

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Seeds a fuzz corpus from the Go golden files: usage TARGET GOLDEN_DIR OUT."""
 import os
 import struct

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs the Debian 12 packages the project builds and tests with.
 #   scripts/deps.sh           everything the tests need
 #   scripts/deps.sh --build   only what building the library and the CLI needs

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The main job, from a fresh Debian 12 machine: install, build (Release),
 # then run a three-member session on one machine with `rafthttp node`:
 # n1, n2, n3 on 127.0.0.1 (IDs derived from --initial-cluster as etcd does;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The whole test run, from a fresh Debian 12 machine to a verdict:
 #  1. gcc, ASan+UBSan: unit tests, golden tests against etcd's Go code, CLI
 #     tests, then interop tests against etcd's Go rafthttp and real etcd,

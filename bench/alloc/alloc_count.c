@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * alloc_count.so: counts heap allocations, for bench/run.sh's allocs/msg
  * column. Preloaded (LD_PRELOAD), it wraps malloc, calloc, realloc,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Codec benchmark, C side: rh_msg_size/rh_msg_encode and rh_msg_decode on
  * three MsgApp messages (one 64 B entry, one 4 KiB entry, 64 entries of

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Codec benchmark: C (bench_codec) beside etcd 3.4's Go raftpb (go/main.go),
 # same messages, same run. Prints a Markdown table with the C/Go ratio.
 #

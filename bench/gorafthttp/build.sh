@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds the Go side of the benchmark (bench/gorafthttp) against Debian's
 # etcd 3.4 source (golang-etcd-server-dev), GOPATH mode, no network.
 #

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // gorafthttp-bench: the cases of `rafthttp bench` through etcd 3.4's Go
 // rafthttp, for bench/run.sh to put beside the C transport. Two
 // transports in one process over loopback TCP, members 1 and 2; member 1

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * raw_tcp: what loopback TCP itself does on this machine, the ceiling
  * bench/run.sh puts beside both transports. One process, two threads, one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_scale: one transport (the hub, member 1) with N peers on loopback,
  * every peer's four streams attached and link heartbeats flowing, then an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rafthttp error codes.
  *
@@ -8,6 +9,8 @@
  */
 #ifndef RAFTHTTP_ERROR_H
 #define RAFTHTTP_ERROR_H
+
+#include "rafthttp/api.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -41,7 +44,7 @@ typedef struct rh_err {
 } rh_err;
 
 /* The canonical one-line description of an error code (static storage). */
-const char *rh_strerror(int code);
+RH_API const char *rh_strerror(int code);
 
 #ifdef __cplusplus
 }

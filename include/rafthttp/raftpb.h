@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * raftpb: etcd's raft.proto in C.
  *
@@ -25,6 +26,8 @@
  */
 #ifndef RAFTHTTP_RAFTPB_H
 #define RAFTHTTP_RAFTPB_H
+
+#include "rafthttp/api.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -174,11 +177,11 @@ typedef struct rh_conf_change_v2 {
 /* ---- names ---------------------------------------------------------- */
 
 /* "MsgApp", ... or NULL for a value without a name. */
-const char *rh_msg_type_name(int32_t type);
+RH_API const char *rh_msg_type_name(int32_t type);
 /* Parses a name as printed by rh_msg_type_name; -1 when unknown. */
-int rh_msg_type_from_name(const char *name, size_t len);
-const char *rh_entry_type_name(int32_t type);
-int rh_entry_type_from_name(const char *name, size_t len);
+RH_API int rh_msg_type_from_name(const char *name, size_t len);
+RH_API const char *rh_entry_type_name(int32_t type);
+RH_API int rh_entry_type_from_name(const char *name, size_t len);
 
 /* etcd's link heartbeat: MsgHeartbeat with from == 0 and to == 0. */
 static inline bool rh_msg_is_link_heartbeat(const rh_msg *m)
@@ -202,12 +205,12 @@ typedef struct rh_arena {
     size_t limit;         /* cap on used_total */
 } rh_arena;
 
-void rh_arena_init(rh_arena *a, size_t limit);
+RH_API void rh_arena_init(rh_arena *a, size_t limit);
 /* Forgets everything handed out; keeps (coalesced) memory for reuse. */
-void rh_arena_reset(rh_arena *a);
-void rh_arena_free(rh_arena *a);
+RH_API void rh_arena_reset(rh_arena *a);
+RH_API void rh_arena_free(rh_arena *a);
 /* 8-byte aligned, zeroed; NULL when over the limit or out of memory. */
-void *rh_arena_alloc(rh_arena *a, size_t n);
+RH_API void *rh_arena_alloc(rh_arena *a, size_t n);
 
 /* ---- Message -------------------------------------------------------- */
 
@@ -216,70 +219,70 @@ void *rh_arena_alloc(rh_arena *a, size_t n);
 #define RH_PB_MAX_DEPTH 16
 
 /* Encoded size of m in bytes. */
-size_t rh_msg_size(const rh_msg *m);
+RH_API size_t rh_msg_size(const rh_msg *m);
 /* Writes exactly rh_msg_size(m) bytes to out; returns that count. */
-size_t rh_msg_encode(const rh_msg *m, uint8_t *out);
+RH_API size_t rh_msg_encode(const rh_msg *m, uint8_t *out);
 
 /* Decodes buf[0..len) into *out. Bytes fields point into buf, arrays are
  * taken from arena (which the caller resets when it likes). On error returns
  * a negative code and fills *err (if not NULL) with err->offset = the offset
  * in buf where the failing field starts. */
-int rh_msg_decode(const uint8_t *buf, size_t len, rh_msg *out, rh_arena *arena,
+RH_API int rh_msg_decode(const uint8_t *buf, size_t len, rh_msg *out, rh_arena *arena,
                   rh_err *err);
 
 /* Deep copy of src into one allocation (arrays and bytes included); NULL when
  * out of memory. Free with rh_msg_free. */
-rh_msg *rh_msg_clone(const rh_msg *src);
+RH_API rh_msg *rh_msg_clone(const rh_msg *src);
 /* The same copy into memory the caller provides: rh_msg_clone_size(src)
  * bytes, 8-byte aligned. The copy points only into that memory; the
  * caller frees it (not rh_msg_free). */
-size_t rh_msg_clone_size(const rh_msg *src);
-rh_msg *rh_msg_clone_to(const rh_msg *src, void *mem);
+RH_API size_t rh_msg_clone_size(const rh_msg *src);
+RH_API rh_msg *rh_msg_clone_to(const rh_msg *src, void *mem);
 /* The same, except that entry data of at least ref_min bytes (ref_min > 0)
  * are not copied: the copy's entries point at src's data, which must then
  * outlive it. ref_min == 0 copies everything, as rh_msg_clone_to. */
-size_t rh_msg_clone_size_ref(const rh_msg *src, size_t ref_min);
-rh_msg *rh_msg_clone_to_ref(const rh_msg *src, void *mem, size_t ref_min);
-void rh_msg_free(rh_msg *m);
+RH_API size_t rh_msg_clone_size_ref(const rh_msg *src, size_t ref_min);
+RH_API rh_msg *rh_msg_clone_to_ref(const rh_msg *src, void *mem, size_t ref_min);
+RH_API void rh_msg_free(rh_msg *m);
 
 /* Field-by-field equality, bytes by content and presence, has_snapshot
  * ignored (it records the wire form, not the value). */
-bool rh_msg_equal(const rh_msg *a, const rh_msg *b);
+RH_API bool rh_msg_equal(const rh_msg *a, const rh_msg *b);
 
 /* ---- Entry and the other raft.proto messages ------------------------- */
 
-size_t rh_entry_size(const rh_entry *e);
-size_t rh_entry_encode(const rh_entry *e, uint8_t *out);
-int rh_entry_decode(const uint8_t *buf, size_t len, rh_entry *out, rh_err *err);
+RH_API size_t rh_entry_size(const rh_entry *e);
+RH_API size_t rh_entry_encode(const rh_entry *e, uint8_t *out);
+RH_API int rh_entry_decode(const uint8_t *buf, size_t len, rh_entry *out, rh_err *err);
 
-size_t rh_snapshot_size(const rh_snapshot *s);
-size_t rh_snapshot_encode(const rh_snapshot *s, uint8_t *out);
-int rh_snapshot_decode(const uint8_t *buf, size_t len, rh_snapshot *out,
+RH_API size_t rh_snapshot_size(const rh_snapshot *s);
+RH_API size_t rh_snapshot_encode(const rh_snapshot *s, uint8_t *out);
+RH_API int rh_snapshot_decode(const uint8_t *buf, size_t len, rh_snapshot *out,
                        rh_arena *arena, rh_err *err);
 
-size_t rh_conf_state_size(const rh_conf_state *c);
-size_t rh_conf_state_encode(const rh_conf_state *c, uint8_t *out);
-int rh_conf_state_decode(const uint8_t *buf, size_t len, rh_conf_state *out,
+RH_API size_t rh_conf_state_size(const rh_conf_state *c);
+RH_API size_t rh_conf_state_encode(const rh_conf_state *c, uint8_t *out);
+RH_API int rh_conf_state_decode(const uint8_t *buf, size_t len, rh_conf_state *out,
                          rh_arena *arena, rh_err *err);
 
-size_t rh_hard_state_size(const rh_hard_state *h);
-size_t rh_hard_state_encode(const rh_hard_state *h, uint8_t *out);
-int rh_hard_state_decode(const uint8_t *buf, size_t len, rh_hard_state *out,
+RH_API size_t rh_hard_state_size(const rh_hard_state *h);
+RH_API size_t rh_hard_state_encode(const rh_hard_state *h, uint8_t *out);
+RH_API int rh_hard_state_decode(const uint8_t *buf, size_t len, rh_hard_state *out,
                          rh_err *err);
 
-size_t rh_conf_change_size(const rh_conf_change *c);
-size_t rh_conf_change_encode(const rh_conf_change *c, uint8_t *out);
-int rh_conf_change_decode(const uint8_t *buf, size_t len, rh_conf_change *out,
+RH_API size_t rh_conf_change_size(const rh_conf_change *c);
+RH_API size_t rh_conf_change_encode(const rh_conf_change *c, uint8_t *out);
+RH_API int rh_conf_change_decode(const uint8_t *buf, size_t len, rh_conf_change *out,
                           rh_err *err);
 
-size_t rh_conf_change_single_size(const rh_conf_change_single *c);
-size_t rh_conf_change_single_encode(const rh_conf_change_single *c, uint8_t *out);
-int rh_conf_change_single_decode(const uint8_t *buf, size_t len,
+RH_API size_t rh_conf_change_single_size(const rh_conf_change_single *c);
+RH_API size_t rh_conf_change_single_encode(const rh_conf_change_single *c, uint8_t *out);
+RH_API int rh_conf_change_single_decode(const uint8_t *buf, size_t len,
                                  rh_conf_change_single *out, rh_err *err);
 
-size_t rh_conf_change_v2_size(const rh_conf_change_v2 *c);
-size_t rh_conf_change_v2_encode(const rh_conf_change_v2 *c, uint8_t *out);
-int rh_conf_change_v2_decode(const uint8_t *buf, size_t len,
+RH_API size_t rh_conf_change_v2_size(const rh_conf_change_v2 *c);
+RH_API size_t rh_conf_change_v2_encode(const rh_conf_change_v2 *c, uint8_t *out);
+RH_API int rh_conf_change_v2_decode(const uint8_t *buf, size_t len,
                              rh_conf_change_v2 *out, rh_arena *arena, rh_err *err);
 
 #ifdef __cplusplus

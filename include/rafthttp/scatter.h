@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Scatter encoding of stream frames: the frame rh_stream_encode would write,
  * as a list of pieces instead of one buffer, with large bytes fields (entry
@@ -29,6 +30,8 @@
  */
 #ifndef RAFTHTTP_SCATTER_H
 #define RAFTHTTP_SCATTER_H
+
+#include "rafthttp/api.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -67,13 +70,13 @@ typedef struct rh_iov {
 
 /* Scratch bytes rh_stream_scatter will write for m in e's current state
  * (the frame size minus the referenced bytes). */
-size_t rh_stream_scatter_scratch_size(const rh_stream_encoder *e, const rh_msg *m);
+RH_API size_t rh_stream_scatter_scratch_size(const rh_stream_encoder *e, const rh_msg *m);
 /* Most pieces rh_stream_scatter will produce for m in e's current state
  * (2 x referenced fields + 1; the actual count is returned by it). */
-size_t rh_stream_scatter_max_iov(const rh_stream_encoder *e, const rh_msg *m);
+RH_API size_t rh_stream_scatter_max_iov(const rh_stream_encoder *e, const rh_msg *m);
 /* Both in one walk of the message; returns the frame size
  * (rh_stream_frame_size). Either out pointer may be NULL. */
-size_t rh_stream_scatter_size(const rh_stream_encoder *e, const rh_msg *m,
+RH_API size_t rh_stream_scatter_size(const rh_stream_encoder *e, const rh_msg *m,
                               size_t *scratch_size, size_t *max_iov);
 
 /*
@@ -84,7 +87,7 @@ size_t rh_stream_scatter_size(const rh_stream_encoder *e, const rh_msg *m,
  * lengths, == rh_stream_frame_size before the call). Both sizes must be
  * taken in the encoder state this call starts from.
  */
-size_t rh_stream_scatter(rh_stream_encoder *e, const rh_msg *m, uint8_t *scratch,
+RH_API size_t rh_stream_scatter(rh_stream_encoder *e, const rh_msg *m, uint8_t *scratch,
                          rh_iov *iov, size_t *n_iov);
 
 #ifdef __cplusplus

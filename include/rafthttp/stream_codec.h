@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The two framings etcd's stream channel carries.
  *
@@ -23,6 +24,8 @@
  */
 #ifndef RAFTHTTP_STREAM_CODEC_H
 #define RAFTHTTP_STREAM_CODEC_H
+
+#include "rafthttp/api.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -51,7 +54,7 @@ enum {
 };
 
 /* "message" or "msgappv2" (the names etcd logs), NULL if out of range. */
-const char *rh_stream_kind_name(int kind);
+RH_API const char *rh_stream_kind_name(int kind);
 
 /* ---- encoders --------------------------------------------------------- */
 
@@ -61,12 +64,12 @@ typedef struct rh_stream_encoder {
     uint64_t index; /* msgappv2: index of the last entry sent */
 } rh_stream_encoder;
 
-void rh_stream_encoder_init(rh_stream_encoder *e, int kind);
+RH_API void rh_stream_encoder_init(rh_stream_encoder *e, int kind);
 /* Bytes the frame for m will take given the encoder's current state. */
-size_t rh_stream_frame_size(const rh_stream_encoder *e, const rh_msg *m);
+RH_API size_t rh_stream_frame_size(const rh_stream_encoder *e, const rh_msg *m);
 /* Writes the frame (exactly rh_stream_frame_size bytes) and advances the
  * encoder state. Returns the bytes written. */
-size_t rh_stream_encode(rh_stream_encoder *e, const rh_msg *m, uint8_t *out);
+RH_API size_t rh_stream_encode(rh_stream_encoder *e, const rh_msg *m, uint8_t *out);
 
 /* ---- decoder ---------------------------------------------------------- */
 
@@ -80,8 +83,8 @@ typedef struct rh_stream_decoder_opts {
 
 typedef struct rh_stream_decoder rh_stream_decoder;
 
-rh_stream_decoder *rh_stream_decoder_new(const rh_stream_decoder_opts *o);
-void rh_stream_decoder_free(rh_stream_decoder *d);
+RH_API rh_stream_decoder *rh_stream_decoder_new(const rh_stream_decoder_opts *o);
+RH_API void rh_stream_decoder_free(rh_stream_decoder *d);
 
 /*
  * Feeds in[0..len). Returns
@@ -92,19 +95,19 @@ void rh_stream_decoder_free(rh_stream_decoder *d);
  *  <0  an error; *err gets err->offset = the stream offset of the first byte
  *      of the frame that failed. The decoder stays failed afterwards.
  */
-int rh_stream_decoder_feed(rh_stream_decoder *d, const uint8_t *in, size_t len,
+RH_API int rh_stream_decoder_feed(rh_stream_decoder *d, const uint8_t *in, size_t len,
                            size_t *consumed, rh_msg *out, rh_err *err);
 
 /* Total bytes consumed so far (the stream offset of the next byte). */
-uint64_t rh_stream_decoder_offset(const rh_stream_decoder *d);
+RH_API uint64_t rh_stream_decoder_offset(const rh_stream_decoder *d);
 /* Stream offset where the frame in progress (or the next one) starts. */
-uint64_t rh_stream_decoder_frame_offset(const rh_stream_decoder *d);
+RH_API uint64_t rh_stream_decoder_frame_offset(const rh_stream_decoder *d);
 /* Bytes the frame in progress certainly still needs before it can complete
  * (the rest of the piece being read: a length, an entry or a message body);
  * 0 at a frame boundary. A reader may wait for that much before feeding. */
-uint64_t rh_stream_decoder_missing(const rh_stream_decoder *d);
+RH_API uint64_t rh_stream_decoder_missing(const rh_stream_decoder *d);
 /* True at a frame boundary: an end of input here is a clean end. */
-bool rh_stream_decoder_at_boundary(const rh_stream_decoder *d);
+RH_API bool rh_stream_decoder_at_boundary(const rh_stream_decoder *d);
 
 /*
  * Zero-copy input for large frames. Inside the body of a frame that spans
@@ -120,14 +123,14 @@ bool rh_stream_decoder_at_boundary(const rh_stream_decoder *d);
  * carried it (rh_msg_size of it, for a canonical encoder such as etcd's,
  * without walking it again); 0 when the frame carried none (a msgappv2
  * link heartbeat or AppEntries frame). */
-uint64_t rh_stream_decoder_msg_size(const rh_stream_decoder *d);
-size_t rh_stream_decoder_reserve(rh_stream_decoder *d, size_t max, uint8_t **dst);
-int rh_stream_decoder_commit(rh_stream_decoder *d, size_t n, rh_msg *out, rh_err *err);
+RH_API uint64_t rh_stream_decoder_msg_size(const rh_stream_decoder *d);
+RH_API size_t rh_stream_decoder_reserve(rh_stream_decoder *d, size_t max, uint8_t **dst);
+RH_API int rh_stream_decoder_commit(rh_stream_decoder *d, size_t n, rh_msg *out, rh_err *err);
 /* After a 1 from feed or commit whose frame was gathered (it spanned
  * feeds): hands over the buffer its bytes fields point into, a malloc'd
  * block the caller frees with free(); the decoder starts a new one. NULL
  * when the last message was parsed in the caller's input. */
-void *rh_stream_decoder_take_buffer(rh_stream_decoder *d);
+RH_API void *rh_stream_decoder_take_buffer(rh_stream_decoder *d);
 
 #ifdef __cplusplus
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rh_transport: etcd's rafthttp Transport in C.
  *
@@ -19,6 +20,8 @@
  */
 #ifndef RAFTHTTP_TRANSPORT_H
 #define RAFTHTTP_TRANSPORT_H
+
+#include "rafthttp/api.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -166,24 +169,24 @@ typedef struct rh_transport_config {
 
 /* Returns NULL with a message in err (if given) on a bad config or a port
  * that cannot be bound (listening starts here, so callers learn at once). */
-rh_transport *rh_transport_new(const rh_transport_config *cfg, char *err, size_t errlen);
+RH_API rh_transport *rh_transport_new(const rh_transport_config *cfg, char *err, size_t errlen);
 /* Starts the loop and delivery threads. 0 or a negative errno. */
-int rh_transport_start(rh_transport *t);
+RH_API int rh_transport_start(rh_transport *t);
 /* Stops everything, joins the threads and frees t. Safe with traffic in flight. */
-void rh_transport_free(rh_transport *t);
+RH_API void rh_transport_free(rh_transport *t);
 
 /* The port a listen URL actually bound (useful with port 0), 0 if none. */
-int rh_transport_listen_port(const rh_transport *t, size_t i);
+RH_API int rh_transport_listen_port(const rh_transport *t, size_t i);
 
-int rh_transport_add_peer(rh_transport *t, uint64_t id, const char *const *urls, size_t n);
-int rh_transport_remove_peer(rh_transport *t, uint64_t id);
-int rh_transport_remove_all_peers(rh_transport *t);
-int rh_transport_update_peer(rh_transport *t, uint64_t id, const char *const *urls, size_t n);
-int rh_transport_add_remote(rh_transport *t, uint64_t id, const char *const *urls, size_t n);
+RH_API int rh_transport_add_peer(rh_transport *t, uint64_t id, const char *const *urls, size_t n);
+RH_API int rh_transport_remove_peer(rh_transport *t, uint64_t id);
+RH_API int rh_transport_remove_all_peers(rh_transport *t);
+RH_API int rh_transport_update_peer(rh_transport *t, uint64_t id, const char *const *urls, size_t n);
+RH_API int rh_transport_add_remote(rh_transport *t, uint64_t id, const char *const *urls, size_t n);
 
 /* Copies msgs and queues them; messages to 0 are ignored, to unknown IDs
  * logged at debug level and dropped. */
-int rh_transport_send(rh_transport *t, const rh_msg *msgs, size_t n);
+RH_API int rh_transport_send(rh_transport *t, const rh_msg *msgs, size_t n);
 /* rh_transport_send without the copy of large entry data: entries whose
  * data is RH_SCATTER_REF_MIN (256) bytes or more are referenced, written to
  * the socket from where they are (a Raft log's entries do not change once
@@ -192,7 +195,7 @@ int rh_transport_send(rh_transport *t, const rh_msg *msgs, size_t n);
  * returns), when the transport no longer refers to any of it: written,
  * dropped or failed. done runs on failure too. NULL done: nothing is
  * called. Everything else is copied, as rh_transport_send does. */
-int rh_transport_send_ref(rh_transport *t, const rh_msg *msgs, size_t n,
+RH_API int rh_transport_send_ref(rh_transport *t, const rh_msg *msgs, size_t n,
                           void (*done)(void *arg), void *arg);
 
 /* Sends MsgSnap m (copied) with a body of size bytes read from fd, which
@@ -201,12 +204,12 @@ int rh_transport_send_ref(rh_transport *t, const rh_msg *msgs, size_t n,
  * body into as it produces it (read when readable; 30 s without data fails
  * the send). The outcome arrives as report_snapshot(finished) (and
  * report_unreachable on failure). */
-int rh_transport_send_snapshot(rh_transport *t, const rh_msg *m, int fd, uint64_t size);
+RH_API int rh_transport_send_snapshot(rh_transport *t, const rh_msg *m, int fd, uint64_t size);
 
-void rh_transport_cut_peer(rh_transport *t, uint64_t id);
-void rh_transport_mend_peer(rh_transport *t, uint64_t id);
-void rh_transport_pause(rh_transport *t);
-void rh_transport_resume(rh_transport *t);
+RH_API void rh_transport_cut_peer(rh_transport *t, uint64_t id);
+RH_API void rh_transport_mend_peer(rh_transport *t, uint64_t id);
+RH_API void rh_transport_pause(rh_transport *t);
+RH_API void rh_transport_resume(rh_transport *t);
 
 /* Status snapshot, filled on the loop thread. */
 typedef struct rh_peer_status {
@@ -219,15 +222,15 @@ typedef struct rh_peer_status {
 } rh_peer_status;
 
 /* Fills up to max entries, returns the number of peers. */
-size_t rh_transport_status(rh_transport *t, rh_peer_status *out, size_t max);
+RH_API size_t rh_transport_status(rh_transport *t, rh_peer_status *out, size_t max);
 /* CLOCK_REALTIME ns since the peer became active; 0 when not active. */
-int64_t rh_transport_active_since(rh_transport *t, uint64_t id);
-size_t rh_transport_active_peers(rh_transport *t);
+RH_API int64_t rh_transport_active_since(rh_transport *t, uint64_t id);
+RH_API size_t rh_transport_active_peers(rh_transport *t);
 
 /* Prometheus text of the transport's metrics into buf (from any thread:
  * the loop thread renders it); returns the length
  * it needs (may exceed cap: then call again with more). */
-size_t rh_transport_metrics(rh_transport *t, char *buf, size_t cap);
+RH_API size_t rh_transport_metrics(rh_transport *t, char *buf, size_t cap);
 
 #ifdef __cplusplus
 }

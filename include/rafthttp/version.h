@@ -11,6 +11,8 @@
 #ifndef RAFTHTTP_VERSION_H
 #define RAFTHTTP_VERSION_H
 
+#include "rafthttp/api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -23,9 +25,9 @@ extern "C" {
 #define RH_VERSION_NUMBER ((RH_VERSION_MAJOR << 16) | (RH_VERSION_MINOR << 8) | RH_VERSION_PATCH)
 
 /* "MAJOR.MINOR.PATCH" of the library in use. */
-const char *rh_version(void);
+RH_API const char *rh_version(void);
 /* RH_VERSION_NUMBER of the library in use. */
-int rh_version_number(void);
+RH_API int rh_version_number(void);
 
 #ifdef __cplusplus
 }

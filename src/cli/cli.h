@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The rafthttp command line: shared pieces of the subcommands.
  *

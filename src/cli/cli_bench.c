@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rafthttp bench: two transports in one process over loopback TCP, through
  * the public API only (rh_transport_send out, or rh_transport_send_ref with

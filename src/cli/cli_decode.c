@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `rafthttp decode`: a stream body in, one JSON line per frame out.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `rafthttp encode`: JSON Lines of messages in, a stream body out.
  *

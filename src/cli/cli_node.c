@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `rafthttp node`: one rh_transport member, commands in on stdin and events
  * out on stdout, both JSON Lines (docs/node-cli.md).

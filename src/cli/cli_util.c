@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Helpers shared by the subcommands: flag matching, opening inputs, a
  * buffered output and a bounded line reader.

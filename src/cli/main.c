@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rafthttp: the command-line entry point. Dispatches to a subcommand by
  * name; see cli.h for how subcommands plug in.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `rafthttp node`: one transport member driven by JSON Lines.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `rafthttp node` flags: parsing, validation and etcd's --initial-cluster
  * derivation. Everything wrong with the command line is found here, before
@@ -698,7 +699,7 @@ static bool is_https(const char *url)
 
 /* TLS flags need a certificate; https:// URLs need TLS. The rest (a key
  * with the certificate, allowed CN or hostname, loadable files) is the
- * transport's to check (tls_new), which the node reports the same way. */
+ * transport's to check (rhi_tls_new), which the node reports the same way. */
 static int check_tls_args(const node_args *a, const strv *listen, const strv *advertise)
 {
     const rh_tls_config *c = &a->tls;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * SHA-1 (FIPS 180-4) and etcd's ID derivation (etcdserver/api/membership:
  * computeMemberId and RaftCluster.genID).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The one table of error codes and their canonical messages. */
 #include "rafthttp/error.h"
 

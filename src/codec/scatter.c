@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Scatter encoding of stream frames (see rafthttp/scatter.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Stream framings: `message` and `msgappv2`, encoder and incremental decoder.
  *

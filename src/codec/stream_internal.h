@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Stream encoder internals shared by stream_codec.c and scatter.c.
  *

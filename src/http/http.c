@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Request and response heads, header lookup, body framing, the error table.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * HTTP/1.1 framing for rafthttp's peer traffic: request and response heads,
  * body framing, the chunked transfer coding, serializers, and the path and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The chunked transfer coding (RFC 9112 7.1), decoded incrementally.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Shared by the http/ files only: character classes (RFC 9110 5.6.2 tokens,
  * 5.5 field values) and the error filler.

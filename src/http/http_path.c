@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Request targets, paths and member IDs, as etcd's handlers see them.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Serializers: request and response heads, chunk headers, reason phrases.
  *

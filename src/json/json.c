@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * JSON reader (recursive descent into an arena tree) and writer helpers.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A small JSON reader and writer for the CLI's JSON Lines.
  *

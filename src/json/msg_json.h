@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * raftpb <-> JSON, in the forms of docs/json.md.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The connection layer (conn.h): plain and TLS bufferevents, one place.
  */
@@ -16,7 +17,7 @@
 #include "transport/internal.h"
 #include "transport/tls.h"
 
-struct bufferevent *conn_dial(rh_transport *t, const char *url, bufferevent_data_cb readcb,
+struct bufferevent *rhi_conn_dial(rh_transport *t, const char *url, bufferevent_data_cb readcb,
                               bufferevent_data_cb writecb, bufferevent_event_cb eventcb,
                               void *arg, char *err, size_t errlen)
 {
@@ -35,7 +36,7 @@ struct bufferevent *conn_dial(rh_transport *t, const char *url, bufferevent_data
     }
     struct bufferevent *bev = NULL;
     if (u.tls) {
-        SSL *ssl = tls_client_ssl(t->tls, u.host, u.port);
+        SSL *ssl = rhi_tls_client_ssl(t->tls, u.host, u.port);
         if (ssl) {
             bev = bufferevent_openssl_socket_new(t->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
                                                  BEV_OPT_CLOSE_ON_FREE);
@@ -68,12 +69,12 @@ struct bufferevent *conn_dial(rh_transport *t, const char *url, bufferevent_data
     return bev;
 }
 
-struct bufferevent *conn_accept(rh_transport *t, evutil_socket_t fd, bool tls)
+struct bufferevent *rhi_conn_accept(rh_transport *t, evutil_socket_t fd, bool tls)
 {
     rh_socket_tune(fd);
     struct bufferevent *bev = NULL;
     if (tls && t->tls) {
-        SSL *ssl = tls_server_ssl(t->tls);
+        SSL *ssl = rhi_tls_server_ssl(t->tls);
         if (ssl) {
             bev = bufferevent_openssl_socket_new(t->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
                                                  BEV_OPT_CLOSE_ON_FREE);
@@ -93,15 +94,15 @@ struct bufferevent *conn_accept(rh_transport *t, evutil_socket_t fd, bool tls)
     return bev;
 }
 
-bool conn_is_tls(struct bufferevent *bev)
+bool rhi_conn_is_tls(struct bufferevent *bev)
 {
     return bev && bufferevent_openssl_get_ssl(bev) != NULL;
 }
 
-bool conn_handshaking(struct bufferevent *bev)
+bool rhi_conn_handshaking(struct bufferevent *bev)
 {
     SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
-    return ssl && !tls_established(ssl);
+    return ssl && !rhi_tls_established(ssl);
 }
 
 static void peer_addr(struct bufferevent *bev, char *buf, size_t n)
@@ -123,7 +124,7 @@ static void peer_addr(struct bufferevent *bev, char *buf, size_t n)
             port = ntohs(a->sin6_port);
         }
     }
-    const char *dialed = host[0] ? NULL : tls_dialed_addr(bufferevent_openssl_get_ssl(bev));
+    const char *dialed = host[0] ? NULL : rhi_tls_dialed_addr(bufferevent_openssl_get_ssl(bev));
     if (dialed) /* the peer hung up first: the address dialed */
         snprintf(buf, n, "%s", dialed);
     else if (!host[0])
@@ -142,19 +143,19 @@ static unsigned long first_ssl_error(struct bufferevent *bev)
     return first;
 }
 
-const char *conn_event_text(rh_transport *t, struct bufferevent *bev, short what,
+const char *rhi_conn_event_text(rh_transport *t, struct bufferevent *bev, short what,
                             uint64_t peer_id, char *buf, size_t n)
 {
     SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
     unsigned long se = ssl ? first_ssl_error(bev) : 0;
-    bool handshake = ssl && !tls_established(ssl);
+    bool handshake = ssl && !rhi_tls_established(ssl);
     /* TLS 1.3: a client learns that the server refused its certificate
      * from an alert after its side of the handshake is done */
     bool refused = se && ERR_GET_LIB(se) == ERR_LIB_SSL &&
                    ERR_GET_REASON(se) >= SSL_AD_REASON_OFFSET; /* an alert it sent */
     /* a TLS failure is one OpenSSL or our verification saw; a connect that
      * failed or a peer that hung up is the socket's story, as for plain */
-    bool tls_fault = ssl && (tls_verify_failed(ssl) || (se && ERR_GET_LIB(se) != 0));
+    bool tls_fault = ssl && (rhi_tls_verify_failed(ssl) || (se && ERR_GET_LIB(se) != 0));
     bool timed_out_handshake = ssl && handshake && (what & BEV_EVENT_TIMEOUT) &&
                                SSL_is_server(ssl);
     if (!t->tls || !((handshake && tls_fault) || refused || timed_out_handshake)) {
@@ -176,7 +177,7 @@ const char *conn_event_text(rh_transport *t, struct bufferevent *bev, short what
         snprintf(why, sizeof(why), "TLS handshake not complete in time");
         reason = TLS_R_HANDSHAKE;
     } else {
-        reason = tls_explain(ssl, se, why, sizeof(why));
+        reason = rhi_tls_explain(ssl, se, why, sizeof(why));
     }
     snprintf(buf, n, "%s", why);
     if (reason == TLS_R_PLAIN_TO_TLS && SSL_is_server(ssl)) {
@@ -190,12 +191,12 @@ const char *conn_event_text(rh_transport *t, struct bufferevent *bev, short what
         }
     }
     uint64_t suppressed = 0;
-    if (tls_count_failure(t->tls, reason, &suppressed)) {
+    if (rhi_tls_count_failure(t->tls, reason, &suppressed)) {
         char addr[80], cert[300], who[17] = "";
         if (peer_id)
             rh_id_str(peer_id, who);
         peer_addr(bev, addr, sizeof(addr));
-        tls_peer_name(ssl, cert, sizeof(cert));
+        rhi_tls_peer_name(ssl, cert, sizeof(cert));
         bool server = SSL_is_server(ssl);
         char more[64] = "";
         if (suppressed)
@@ -203,7 +204,7 @@ const char *conn_event_text(rh_transport *t, struct bufferevent *bev, short what
                      (unsigned long long)suppressed);
         rh_logf(RH_LOG_WARN, "refused TLS handshake %s %s%s%s (%s): %s [%s]%s",
                 server ? "from" : "to", addr, who[0] ? ", member " : "", who, cert,
-                why, tls_reason_name(reason), more);
+                why, rhi_tls_reason_name(reason), more);
     }
     return buf;
 }

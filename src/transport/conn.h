@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The connection layer: every socket the transport dials or accepts is
  * made here, as a plain TCP bufferevent or a TLS one (bufferevent_openssl)
@@ -33,23 +34,23 @@
  * callback gets BEV_EVENT_CONNECTED (after the TLS handshake) or the
  * failure. NULL with err filled when the URL does not parse or resolve, it
  * is https:// without TLS configured, or the connect fails at once. */
-struct bufferevent *conn_dial(rh_transport *t, const char *url, bufferevent_data_cb readcb,
+struct bufferevent *rhi_conn_dial(rh_transport *t, const char *url, bufferevent_data_cb readcb,
                               bufferevent_data_cb writecb, bufferevent_event_cb eventcb,
                               void *arg, char *err, size_t errlen);
 /* The bufferevent of an accepted socket: TLS (handshake as the server) or
  * plain. NULL (fd closed) when out of memory. */
-struct bufferevent *conn_accept(rh_transport *t, evutil_socket_t fd, bool tls);
+struct bufferevent *rhi_conn_accept(rh_transport *t, evutil_socket_t fd, bool tls);
 /* Is bev TLS? Then its fd must not be read or written directly. */
-bool conn_is_tls(struct bufferevent *bev);
+bool rhi_conn_is_tls(struct bufferevent *bev);
 /* Is bev a TLS connection whose handshake has not completed? */
-bool conn_handshaking(struct bufferevent *bev);
+bool rhi_conn_handshaking(struct bufferevent *bev);
 
 /* The text of bev's event `what` (BEV_EVENT_TIMEOUT, EOF or ERROR) into
  * buf: "i/o timeout", "EOF", the socket error, or for TLS what was wrong
  * with the handshake. A TLS refusal is also counted by reason and logged
  * (one line, rate limited) with the peer's address and member `peer_id` (the
  * one dialed; 0 when not known). Returns buf. */
-const char *conn_event_text(rh_transport *t, struct bufferevent *bev, short what,
+const char *rhi_conn_event_text(rh_transport *t, struct bufferevent *bev, short what,
                             uint64_t peer_id, char *buf, size_t n);
 
 #endif

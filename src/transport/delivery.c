@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Delivery of received messages to the application's `process`.
  *
@@ -78,19 +79,19 @@ static void process_logged(rh_transport *t, const rh_msg *m, const char *via, ui
                 (unsigned long long)from);
 }
 
-void delivery_on_loop(rh_transport *t, uint64_t from, const rh_msg *m, const char *via)
+void rhi_delivery_on_loop(rh_transport *t, uint64_t from, const rh_msg *m, const char *via)
 {
     process_logged(t, m, via, from);
 }
 
-size_t delivery_push(rh_transport *t, uint64_t from, rh_msg **msgs, const uint64_t *sizes,
+size_t rhi_delivery_push(rh_transport *t, uint64_t from, rh_msg **msgs, const uint64_t *sizes,
                      const char **via, size_t n, bool *accepted)
 {
     delivery *d = &t->dq;
     if (t->cfg.delivery == RH_DELIVER_ON_LOOP) {
         for (size_t i = 0; i < n; i++) {
             process_logged(t, msgs[i], via[i], from);
-            tmsg_free(msgs[i]);
+            rhi_tmsg_free(msgs[i]);
             accepted[i] = true;
         }
         return n;
@@ -125,7 +126,7 @@ size_t delivery_push(rh_transport *t, uint64_t from, rh_msg **msgs, const uint64
     return ok;
 }
 
-bool delivery_push_snapshot(rh_transport *t, uint64_t from, rh_msg *m, const char *path,
+bool rhi_delivery_push_snapshot(rh_transport *t, uint64_t from, rh_msg *m, const char *path,
                             uint64_t bytes)
 {
     delivery *d = &t->dq;
@@ -203,12 +204,12 @@ static void *delivery_main(void *arg)
                         rh_msg_type_name(batch[i].m->type) ? rh_msg_type_name(batch[i].m->type)
                                                            : "message",
                         (unsigned long long)batch[i].from);
-            tmsg_free(batch[i].m);
+            rhi_tmsg_free(batch[i].m);
         }
     }
 }
 
-int delivery_start(rh_transport *t)
+int rhi_delivery_start(rh_transport *t)
 {
     delivery *d = &t->dq;
     int rc = pthread_create(&d->thread, NULL, delivery_main, t);
@@ -217,7 +218,7 @@ int delivery_start(rh_transport *t)
     return -rc;
 }
 
-void delivery_stop(rh_transport *t)
+void rhi_delivery_stop(rh_transport *t)
 {
     delivery *d = &t->dq;
     pthread_mutex_lock(&d->mu);
@@ -229,7 +230,7 @@ void delivery_stop(rh_transport *t)
     d->started = false;
     while (d->len) {
         free(d->items[d->head].snap_file);
-        tmsg_free(d->items[d->head].m);
+        rhi_tmsg_free(d->items[d->head].m);
         d->head = (d->head + 1) % d->cap;
         d->len--;
     }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Transport internals, shared by the files of src/transport/ only.
  *
@@ -42,14 +43,14 @@ int rh_url_parse(const char *url, rh_url *out, char *err, size_t errlen);
  * (X-Server-From, X-Server-Version, X-Min-Cluster-Version,
  * X-Etcd-Cluster-ID, X-PeerURLs), then `extra`. Returns its length (nothing
  * written when over cap), 0 when url or a header is invalid. */
-size_t transport_request_head(rh_transport *t, char *out, size_t cap, const char *method,
+size_t rhi_transport_request_head(rh_transport *t, char *out, size_t cap, const char *method,
                               const char *target, const char *url,
                               const rh_http_header *extra, size_t n_extra);
 /* Parses the response head at the start of bev's input, skipping interim
  * (1xx) heads in a loop (never recursion: a peer may send thousands).
  * Returns the final head's length, still in the input (resp points into it:
  * drain after use), 0 while incomplete, or a negative code with err. */
-int transport_response_head(struct bufferevent *bev, rh_http_parser *hp,
+int rhi_transport_response_head(struct bufferevent *bev, rh_http_parser *hp,
                             rh_http_response *resp, rh_err *err);
 /* TCP keepalive and TCP_USER_TIMEOUT: half-open links are found even when
  * no read is pending (ours; etcd relies on Go's 30 s keepalive). */
@@ -78,12 +79,12 @@ typedef struct msgq {
     size_t bytes, max_bytes;
 } msgq;
 
-int msgq_init(msgq *q, size_t cap, size_t max_bytes);
-void msgq_free(msgq *q);      /* frees queued messages too */
-void msgq_clear(msgq *q);     /* frees queued messages */
-bool msgq_push(msgq *q, rh_msg *m, size_t size); /* false when full */
-rh_msg *msgq_pop(msgq *q);
-void msgq_trim(msgq *q); /* gives the ring's memory back when empty */
+int rhi_msgq_init(msgq *q, size_t cap, size_t max_bytes);
+void rhi_msgq_free(msgq *q);      /* frees queued messages too */
+void rhi_msgq_clear(msgq *q);     /* frees queued messages */
+bool rhi_msgq_push(msgq *q, rh_msg *m, size_t size); /* false when full */
+rh_msg *rhi_msgq_pop(msgq *q);
+void rhi_msgq_trim(msgq *q); /* gives the ring's memory back when empty */
 static inline rh_msg *msgq_peek(const msgq *q) /* the next to pop; q->len > 0 */
 {
     return q->items[q->head].m;
@@ -100,7 +101,7 @@ typedef struct stream_writer {
     rh_stream_encoder enc;    /* state for the attached connection */
     msgq q;                   /* streamBufSize messages, queue_bytes bytes */
     struct event *tick;       /* link heartbeat timer, ConnReadTimeout/3 */
-    struct event *kick;       /* made active by writer_send: pump after the batch */
+    struct event *kick;       /* made active by rhi_writer_send: pump after the batch */
     bool wrote_since_tick;    /* something went out since the last tick */
     /* trace_sent: frames in the output buffer, reported once written */
     struct sent_rec *sent;    /* ring, owned */
@@ -181,10 +182,10 @@ typedef struct pipeline {
     bool pumping;
 } pipeline;
 
-void pipeline_init(pipeline *pl, struct peer *p);
-void pipeline_send(pipeline *pl, rh_msg *m, size_t size); /* takes m */
-void pipeline_pump(pipeline *pl);
-void pipeline_free(pipeline *pl);
+void rhi_pipeline_init(pipeline *pl, struct peer *p);
+void rhi_pipeline_send(pipeline *pl, rh_msg *m, size_t size); /* takes m */
+void rhi_pipeline_pump(pipeline *pl);
+void rhi_pipeline_free(pipeline *pl);
 
 /* ---- metrics (metrics.c) ------------------------------------------------------- */
 
@@ -197,7 +198,7 @@ typedef struct rh_hist {
 } rh_hist;
 
 enum { RH_HIST_RTT, RH_HIST_SNAPSHOT };
-void hist_observe(rh_hist *h, int kind, double v);
+void rhi_hist_observe(rh_hist *h, int kind, double v);
 
 /* Per member ID, as etcd's labelled metric vectors: a row outlives the peer
  * (a removed and re-added peer keeps counting where it was). Rows are made
@@ -218,9 +219,9 @@ typedef struct peer_stats {
 } peer_stats;
 
 /* The row of id, made when missing; NULL when out of memory. */
-peer_stats *transport_stats(rh_transport *t, uint64_t id);
+peer_stats *rhi_transport_stats(rh_transport *t, uint64_t id);
 /* The row of id, or NULL (never makes one). */
-peer_stats *transport_stats_find(rh_transport *t, uint64_t id);
+peer_stats *rhi_transport_stats_find(rh_transport *t, uint64_t id);
 
 /* ---- prober (prober.c): GET /raft/probing, as etcd's two probers ----------------- */
 
@@ -250,45 +251,45 @@ typedef struct prober {
     char warned[320];        /* the failure last logged; "" while healthy */
 } prober;
 
-void prober_start(prober *pr, struct peer *p, const char *name);
-void prober_stop(prober *pr); /* frees what it holds; safe twice */
+void rhi_prober_start(prober *pr, struct peer *p, const char *name);
+void rhi_prober_stop(prober *pr); /* frees what it holds; safe twice */
 
 /* ---- snapshot store (snap_store.c): received bodies to disk, off the loop ---- */
 
 typedef struct snap_store snap_store;
 /* Creates a temp file in dir and its writer thread; notify (an event on the
- * loop) is activated when room frees after snap_store_want_room, and when
+ * loop) is activated when room frees after rhi_snap_store_want_room, and when
  * the writer ends (finished or failed). NULL with *err (errno) on failure. */
-snap_store *snap_store_open(const char *dir, struct event *notify, int *err);
-const char *snap_store_temp_path(const snap_store *s);
+snap_store *rhi_snap_store_open(const char *dir, struct event *notify, int *err);
+const char *rhi_snap_store_temp_path(const snap_store *s);
 /* True (and notify armed) when less than want bytes of room are free. */
-bool snap_store_want_room(snap_store *s, size_t want);
+bool rhi_snap_store_want_room(snap_store *s, size_t want);
 /* Queues bytes for the writer; 0, or the errno of a failed writer. */
-int snap_store_push(snap_store *s, const void *p, size_t n);
+int rhi_snap_store_push(snap_store *s, const void *p, size_t n);
 /* No more bytes: fsync, close and rename to final_path on the thread. */
-void snap_store_finish(snap_store *s, const char *final_path);
+void rhi_snap_store_finish(snap_store *s, const char *final_path);
 /* Whether the writer has ended, with its errno (0: finished and renamed). */
-bool snap_store_ended(snap_store *s, int *err);
+bool rhi_snap_store_ended(snap_store *s, int *err);
 /* Stops (a write in progress completes), joins and frees. A file renamed
  * into place stays when keep, else it is removed like the temp file. */
-void snap_store_close(snap_store *s, bool keep);
+void rhi_snap_store_close(snap_store *s, bool keep);
 
 /* ---- stream writer / reader calls (stream_writer.c, stream_reader.c) --------- */
 
-void writer_init(stream_writer *w, peer *p, int kind);
-void writer_attach(stream_writer *w, struct bufferevent *bev);
+void rhi_writer_init(stream_writer *w, peer *p, int kind);
+void rhi_writer_attach(stream_writer *w, struct bufferevent *bev);
 /* Takes ownership of m. */
-void writer_send(stream_writer *w, rh_msg *m, size_t size);
-void writer_close(stream_writer *w, const char *why);
-void writer_free(stream_writer *w);
+void rhi_writer_send(stream_writer *w, rh_msg *m, size_t size);
+void rhi_writer_close(stream_writer *w, const char *why);
+void rhi_writer_free(stream_writer *w);
 static inline bool writer_attached(const stream_writer *w)
 {
     return w->bev != NULL;
 }
 
-void reader_init(stream_reader *r, peer *p, int kind);
-void reader_start(stream_reader *r); /* schedule a dial now */
-void reader_stop(stream_reader *r);
+void rhi_reader_init(stream_reader *r, peer *p, int kind);
+void rhi_reader_start(stream_reader *r); /* schedule a dial now */
+void rhi_reader_stop(stream_reader *r);
 
 /* ---- delivery to the application ----------------------------------------------- */
 
@@ -343,7 +344,7 @@ struct rh_transport {
     uint64_t plain_got_tls;      /* TLS handshakes that reached a plain port */
     int *ports;
     struct event *wake;          /* activated by API callers */
-    struct event *status_refresh; /* transport_streams_changed: one refresh a pass */
+    struct event *status_refresh; /* rhi_transport_streams_changed: one refresh a pass */
     pthread_t loop_thread;
     bool started;
 
@@ -378,39 +379,39 @@ struct rh_transport {
     uint8_t *write_buf;          /* 64 KiB, stream writers' direct sends (loop) */
 };
 
-void transport_emit(rh_transport *t, int kind, uint64_t peer_id, int32_t type,
+void rhi_transport_emit(rh_transport *t, int kind, uint64_t peer_id, int32_t type,
                     const char *via, const char *text);
-void transport_status_changed(rh_transport *t);
-void transport_streams_changed(rh_transport *t); /* coalesced status refresh */
+void rhi_transport_status_changed(rh_transport *t);
+void rhi_transport_streams_changed(rh_transport *t); /* coalesced status refresh */
 /* Adds a remote from X-PeerURLs ("u1,u2") unless id is a peer or remote. */
 #define RH_MAX_LEARNED_REMOTES 128 /* remotes learned from request headers */
-void transport_add_remote_from_header(rh_transport *t, uint64_t id, const char *urls,
+void rhi_transport_add_remote_from_header(rh_transport *t, uint64_t id, const char *urls,
                                       size_t len);
 /* Prometheus text, on the loop thread (rh_transport_metrics hops there). */
-size_t transport_metrics_text(rh_transport *t, char *buf, size_t cap);
+size_t rhi_transport_metrics_text(rh_transport *t, char *buf, size_t cap);
 
 /* server.c */
-int server_listen(rh_transport *t, char *err, size_t errlen);
-void server_close_all(rh_transport *t);
+int rhi_server_listen(rh_transport *t, char *err, size_t errlen);
+void rhi_server_close_all(rh_transport *t);
 /* cfg.max_conns changed: accept again if now under it. */
-void server_conns_limit_changed(rh_transport *t);
+void rhi_server_conns_limit_changed(rh_transport *t);
 
 /* snapshot_sender.c */
-void snapshot_send_start(rh_transport *t, rh_msg *m, int fd, uint64_t size);
-void snapshot_send_free_all(rh_transport *t);
+void rhi_snapshot_send_start(rh_transport *t, rh_msg *m, int fd, uint64_t size);
+void rhi_snapshot_send_free_all(rh_transport *t);
 
 /* delivery.c */
-int delivery_start(rh_transport *t);
-void delivery_stop(rh_transport *t);
+int rhi_delivery_start(rh_transport *t);
+void rhi_delivery_stop(rh_transport *t);
 /* Queues n owned messages from one peer, sizes[i] = rh_msg_size(msgs[i])
  * (NULL: computed here); returns how many were accepted (in order); the
  * caller drops the rest. */
-size_t delivery_push(rh_transport *t, uint64_t from, rh_msg **msgs, const uint64_t *sizes,
+size_t rhi_delivery_push(rh_transport *t, uint64_t from, rh_msg **msgs, const uint64_t *sizes,
                      const char **via, size_t n, bool *accepted);
 /* RH_DELIVER_ON_LOOP: process(m) now, on the loop thread; m stays the caller's. */
-void delivery_on_loop(rh_transport *t, uint64_t from, const rh_msg *m, const char *via);
+void rhi_delivery_on_loop(rh_transport *t, uint64_t from, const rh_msg *m, const char *via);
 /* A received snapshot: m (owned on success) and its saved file. */
-bool delivery_push_snapshot(rh_transport *t, uint64_t from, rh_msg *m, const char *path,
+bool rhi_delivery_push_snapshot(rh_transport *t, uint64_t from, rh_msg *m, const char *path,
                             uint64_t bytes);
 
 /* version checks as etcd: "X.Y[.Z]" with an optional leading v */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Logging to standard error, one line each: RFC 3339 UTC time with
  * microseconds, the level, who speaks ("rafthttp", "rafthttp node"), the

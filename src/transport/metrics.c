@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Metrics: per member ID rows (peer_stats) and their Prometheus text under
  * etcd's rafthttp metric names, labels and histogram buckets, so dashboards
@@ -34,7 +35,7 @@ static const struct {
                            "51.2"}},
 };
 
-void hist_observe(rh_hist *h, int kind, double v)
+void rhi_hist_observe(rh_hist *h, int kind, double v)
 {
     size_t i = 0;
     while (i < buckets[kind].n && v > buckets[kind].bound[i])
@@ -45,7 +46,7 @@ void hist_observe(rh_hist *h, int kind, double v)
     h->sum += v;
 }
 
-peer_stats *transport_stats_find(rh_transport *t, uint64_t id)
+peer_stats *rhi_transport_stats_find(rh_transport *t, uint64_t id)
 {
     for (peer_stats *st = t->stats; st; st = st->next)
         if (st->id == id)
@@ -53,9 +54,9 @@ peer_stats *transport_stats_find(rh_transport *t, uint64_t id)
     return NULL;
 }
 
-peer_stats *transport_stats(rh_transport *t, uint64_t id)
+peer_stats *rhi_transport_stats(rh_transport *t, uint64_t id)
 {
-    peer_stats *st = transport_stats_find(t, id);
+    peer_stats *st = rhi_transport_stats_find(t, id);
     if (st)
         return st;
     st = calloc(1, sizeof(*st));
@@ -151,7 +152,7 @@ static void put_hist(out *o, const family *f, const char *id, const rh_hist *h)
     put(o, "%s_count{%s=\"%s\"} %llu\n", f->name, f->label, id, (unsigned long long)h->n);
 }
 
-size_t transport_metrics_text(rh_transport *t, char *buf, size_t cap)
+size_t rhi_transport_metrics_text(rh_transport *t, char *buf, size_t cap)
 {
     out o = {buf, cap, 0};
     /* etcd labels these two by the local and the remote member */
@@ -201,8 +202,8 @@ size_t transport_metrics_text(rh_transport *t, char *buf, size_t cap)
                 "by reason.\n# TYPE rafthttp_tls_handshake_failures_total counter\n");
         for (int r = 0; r < TLS_R_COUNT; r++)
             put(&o, "rafthttp_tls_handshake_failures_total{reason=\"%s\"} %llu\n",
-                tls_reason_name(r),
-                (unsigned long long)((t->tls ? tls_failures(t->tls, r) : 0) +
+                rhi_tls_reason_name(r),
+                (unsigned long long)((t->tls ? rhi_tls_failures(t->tls, r) : 0) +
                                      (r == TLS_R_TLS_TO_PLAIN ? t->plain_got_tls : 0)));
     }
     if (t->tls) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * peer: one member's channels, its status and the routing of its messages.
  *
@@ -34,14 +35,14 @@ static void start_probers(peer *p)
 {
     if (p->t->cfg.probe_interval_ms < 0)
         return;
-    prober_start(&p->probe[0], p, "ROUND_TRIPPER_SNAPSHOT");
-    prober_start(&p->probe[1], p, "ROUND_TRIPPER_RAFT_MESSAGE");
+    rhi_prober_start(&p->probe[0], p, "ROUND_TRIPPER_SNAPSHOT");
+    rhi_prober_start(&p->probe[1], p, "ROUND_TRIPPER_RAFT_MESSAGE");
 }
 
-peer *peer_new(rh_transport *t, uint64_t id, char **urls, size_t n, bool remote)
+peer *rhi_peer_new(rh_transport *t, uint64_t id, char **urls, size_t n, bool remote)
 {
     peer *p = calloc(1, sizeof(*p));
-    peer_stats *st = transport_stats(t, id);
+    peer_stats *st = rhi_transport_stats(t, id);
     if (!p || !st) {
         free(p);
         rh_strv_free(urls, n);
@@ -55,37 +56,37 @@ peer *peer_new(rh_transport *t, uint64_t id, char **urls, size_t n, bool remote)
     p->n_urls = n;
     p->paused = false; /* etcd: Pause() affects the peers it finds, not later ones */
     for (int k = 0; k < 2; k++) {
-        writer_init(&p->w[k], p, k);
-        reader_init(&p->r[k], p, k);
+        rhi_writer_init(&p->w[k], p, k);
+        rhi_reader_init(&p->r[k], p, k);
     }
-    pipeline_init(&p->pl, p);
+    rhi_pipeline_init(&p->pl, p);
     p->remote = remote;
     return p;
 }
 
-void peer_start(peer *p)
+void rhi_peer_start(peer *p)
 {
     if (p->remote)
         return;
     for (int k = 0; k < 2; k++)
-        reader_start(&p->r[k]);
+        rhi_reader_start(&p->r[k]);
     start_probers(p);
 }
 
-void peer_destroy(peer *p)
+void rhi_peer_destroy(peer *p)
 {
     for (int k = 0; k < 2; k++) {
-        reader_stop(&p->r[k]);
-        writer_free(&p->w[k]);
-        prober_stop(&p->probe[k]);
+        rhi_reader_stop(&p->r[k]);
+        rhi_writer_free(&p->w[k]);
+        rhi_prober_stop(&p->probe[k]);
     }
     p->st->active = false;
-    pipeline_free(&p->pl);
+    rhi_pipeline_free(&p->pl);
     rh_strv_free(p->urls, p->n_urls);
     free(p);
 }
 
-void peer_update_urls(peer *p, char **urls, size_t n)
+void rhi_peer_update_urls(peer *p, char **urls, size_t n)
 {
     rh_strv_free(p->urls, p->n_urls);
     sort_urls(urls, n);
@@ -93,24 +94,24 @@ void peer_update_urls(peer *p, char **urls, size_t n)
     p->n_urls = n;
     p->pick = 0;
     for (int k = 0; k < 2; k++) /* etcd re-adds the peer to its probers */
-        prober_stop(&p->probe[k]);
+        rhi_prober_stop(&p->probe[k]);
     start_probers(p);
-    transport_status_changed(p->t);
+    rhi_transport_status_changed(p->t);
 }
 
-void peer_set_paused(peer *p, bool paused)
+void rhi_peer_set_paused(peer *p, bool paused)
 {
     p->paused = paused;
 }
 
 /* ---- status and events ------------------------------------------------------ */
 
-void peer_emit(peer *p, int kind, int32_t type, const char *via, const char *text)
+void rhi_peer_emit(peer *p, int kind, int32_t type, const char *via, const char *text)
 {
-    transport_emit(p->t, kind, p->id, type, via, text);
+    rhi_transport_emit(p->t, kind, p->id, type, via, text);
 }
 
-void peer_activate(peer *p)
+void rhi_peer_activate(peer *p)
 {
     if (p->active)
         return;
@@ -118,11 +119,11 @@ void peer_activate(peer *p)
     p->st->active = true;
     p->active_since_ns = rh_realtime_ns();
     rh_logf(RH_LOG_INFO, "peer %016llx became active", (unsigned long long)p->id);
-    transport_status_changed(p->t);
-    peer_emit(p, RH_EV_PEER_ACTIVE, 0, NULL, NULL);
+    rhi_transport_status_changed(p->t);
+    rhi_peer_emit(p, RH_EV_PEER_ACTIVE, 0, NULL, NULL);
 }
 
-void peer_deactivate(peer *p, const char *source, const char *action, const char *why)
+void rhi_peer_deactivate(peer *p, const char *source, const char *action, const char *why)
 {
     char reason[512];
     snprintf(reason, sizeof(reason), "failed to %s %016llx on %s (%s)", action,
@@ -137,24 +138,24 @@ void peer_deactivate(peer *p, const char *source, const char *action, const char
     p->st->disconnected++;
     rh_logf(RH_LOG_WARN, "peer %016llx became inactive: %s", (unsigned long long)p->id,
             reason);
-    transport_status_changed(p->t);
-    peer_emit(p, RH_EV_PEER_INACTIVE, 0, NULL, reason);
+    rhi_transport_status_changed(p->t);
+    rhi_peer_emit(p, RH_EV_PEER_INACTIVE, 0, NULL, reason);
 }
 
-void peer_streams_changed(peer *p)
+void rhi_peer_streams_changed(peer *p)
 {
-    transport_streams_changed(p->t);
+    rhi_transport_streams_changed(p->t);
 }
 
 /* A full send queue, stream or pipeline: the message never left, so raft
  * hears of it as etcd's peer reports a failed send. */
-void peer_msg_failed(peer *p, const rh_msg *m, const char *via, const char *why)
+void rhi_peer_msg_failed(peer *p, const rh_msg *m, const char *via, const char *why)
 {
     rh_transport *t = p->t;
     rh_logf(RH_LOG_WARN, "dropped %s to %016llx: %s",
             rh_msg_type_name(m->type) ? rh_msg_type_name(m->type) : "message",
             (unsigned long long)p->id, why);
-    peer_emit(p, RH_EV_DROPPED, m->type, via, why);
+    rhi_peer_emit(p, RH_EV_DROPPED, m->type, via, why);
     p->st->sent_failures++;
     if (t->cfg.raft.report_unreachable)
         t->cfg.raft.report_unreachable(t->cfg.raft.ctx, m->to);
@@ -167,15 +168,15 @@ void peer_msg_failed(peer *p, const rh_msg *m, const char *via, const char *why)
 /* etcd's peer.pick: MsgSnap goes by pipeline; MsgApp by the msgappv2 writer
  * when attached; anything by the message writer when attached; else the
  * pipeline. A remote has the pipeline only, and is never paused for it. */
-void peer_send(peer *p, rh_msg *m)
+void rhi_peer_send(peer *p, rh_msg *m)
 {
     if (p->remote) {
-        pipeline_send(&p->pl, m, rh_msg_size(m));
+        rhi_pipeline_send(&p->pl, m, rh_msg_size(m));
         return;
     }
     if (p->paused) { /* etcd drops silently; we report it */
-        peer_emit(p, RH_EV_DROPPED, m->type, NULL, "peer paused (cutPeer/pause)");
-        tmsg_free(m);
+        rhi_peer_emit(p, RH_EV_DROPPED, m->type, NULL, "peer paused (cutPeer/pause)");
+        rhi_tmsg_free(m);
         return;
     }
     stream_writer *w = NULL;
@@ -186,13 +187,13 @@ void peer_send(peer *p, rh_msg *m)
             w = &p->w[RH_STREAM_MESSAGE];
     }
     if (w) {
-        writer_send(w, m, rh_msg_size(m));
+        rhi_writer_send(w, m, rh_msg_size(m));
         return;
     }
-    pipeline_send(&p->pl, m, rh_msg_size(m));
+    rhi_pipeline_send(&p->pl, m, rh_msg_size(m));
 }
 
-void peer_route_received(peer *p, rh_msg **batch, const uint64_t *sizes, const char **via,
+void rhi_peer_route_received(peer *p, rh_msg **batch, const uint64_t *sizes, const char **via,
                          size_t n)
 {
     if (!n)
@@ -201,7 +202,7 @@ void peer_route_received(peer *p, rh_msg **batch, const uint64_t *sizes, const c
     size_t done = 0;
     while (done < n) {
         size_t k = n - done < 64 ? n - done : 64;
-        delivery_push(p->t, p->id, batch + done, sizes ? sizes + done : NULL, via + done, k,
+        rhi_delivery_push(p->t, p->id, batch + done, sizes ? sizes + done : NULL, via + done, k,
                       accepted);
         for (size_t i = 0; i < k; i++) {
             if (accepted[i])
@@ -217,8 +218,8 @@ void peer_route_received(peer *p, rh_msg **batch, const uint64_t *sizes, const c
                         rh_msg_type_name(m->type) ? rh_msg_type_name(m->type) : "message",
                         (unsigned long long)p->id, why);
             p->st->recv_failures++;
-            peer_emit(p, RH_EV_DROPPED, m->type, via[done + i], why);
-            tmsg_free(m);
+            rhi_peer_emit(p, RH_EV_DROPPED, m->type, via[done + i], why);
+            rhi_tmsg_free(m);
         }
         done += k;
     }
@@ -226,7 +227,7 @@ void peer_route_received(peer *p, rh_msg **batch, const uint64_t *sizes, const c
 
 /* ---- lookup ------------------------------------------------------------------- */
 
-peer *peers_find(rh_transport *t, uint64_t id)
+peer *rhi_peers_find(rh_transport *t, uint64_t id)
 {
     for (peer *p = t->peers; p; p = p->next)
         if (p->id == id && !p->remote)
@@ -234,7 +235,7 @@ peer *peers_find(rh_transport *t, uint64_t id)
     return NULL;
 }
 
-peer *remotes_find(rh_transport *t, uint64_t id)
+peer *rhi_remotes_find(rh_transport *t, uint64_t id)
 {
     for (peer *p = t->peers; p; p = p->next)
         if (p->id == id && p->remote)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * peer: one member we send to, and the channels that carry it (etcd's peer
  * and remote).
@@ -5,7 +6,7 @@
  * Owns: its URLs, its two stream writers and two stream readers, its
  * pipeline and its two probers, and every message queued in them. Not its
  * metrics row (the transport's: it outlives the peer) nor its place in the
- * transport's peers list (the transport links and unlinks; peer_destroy
+ * transport's peers list (the transport links and unlinks; rhi_peer_destroy
  * frees what the peer owns once it is unlinked).
  *
  * The channels report up through their peer (status, events, failed sends,
@@ -41,42 +42,42 @@ struct peer {
 /* A peer (or remote) of id with its channels set up, not linked and not
  * started. Takes urls (n owned strings), also on failure; NULL when out of
  * memory. */
-peer *peer_new(rh_transport *t, uint64_t id, char **urls, size_t n, bool remote);
+peer *rhi_peer_new(rh_transport *t, uint64_t id, char **urls, size_t n, bool remote);
 /* Starts dialing its streams and its probers; a remote only sends, by
  * pipeline, and starts nothing. */
-void peer_start(peer *p);
+void rhi_peer_start(peer *p);
 /* Stops its channels and frees it; the caller has unlinked it. */
-void peer_destroy(peer *p);
+void rhi_peer_destroy(peer *p);
 /* New URLs (taken), first picked again; the probers restart on them. */
-void peer_update_urls(peer *p, char **urls, size_t n);
+void rhi_peer_update_urls(peer *p, char **urls, size_t n);
 /* Cut or mended, paused or resumed: a paused peer drops both ways. */
-void peer_set_paused(peer *p, bool paused);
+void rhi_peer_set_paused(peer *p, bool paused);
 
 /* ---- status and events, for its channels ---- */
 
-void peer_activate(peer *p);
-void peer_deactivate(peer *p, const char *source, const char *action, const char *why);
+void rhi_peer_activate(peer *p);
+void rhi_peer_deactivate(peer *p, const char *source, const char *action, const char *why);
 /* A stream attached or went away (coalesced status refresh). */
-void peer_streams_changed(peer *p);
+void rhi_peer_streams_changed(peer *p);
 /* The application's on_event, about this peer. */
-void peer_emit(peer *p, int kind, int32_t type, const char *via, const char *text);
+void rhi_peer_emit(peer *p, int kind, int32_t type, const char *via, const char *text);
 /* m (still the caller's) was dropped before it could go out, on via:
  * logged, counted, RH_EV_DROPPED, the peer reported unreachable and a
  * MsgSnap reported failed. */
-void peer_msg_failed(peer *p, const rh_msg *m, const char *via, const char *why);
+void rhi_peer_msg_failed(peer *p, const rh_msg *m, const char *via, const char *why);
 
 /* ---- messages ---- */
 
 /* Sends m (taken, m->to == p->id) by the channel etcd's picker would use. */
-void peer_send(peer *p, rh_msg *m);
+void rhi_peer_send(peer *p, rh_msg *m);
 /* Hands n owned messages read from p to the application; drops (and
  * reports) what the delivery queues refuse. */
-void peer_route_received(peer *p, rh_msg **batch, const uint64_t *sizes, const char **via,
+void rhi_peer_route_received(peer *p, rh_msg **batch, const uint64_t *sizes, const char **via,
                          size_t n);
 
 /* ---- lookup in the transport's list ---- */
 
-peer *peers_find(rh_transport *t, uint64_t id);   /* peers, not remotes */
-peer *remotes_find(rh_transport *t, uint64_t id);
+peer *rhi_peers_find(rh_transport *t, uint64_t id);   /* peers, not remotes */
+peer *rhi_remotes_find(rh_transport *t, uint64_t id);
 
 #endif

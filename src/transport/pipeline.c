@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * pipeline: the sending side of `POST /raft`, one message per request.
  *
@@ -38,19 +39,19 @@ static void finish_msg(pipe_conn *c, bool okay, const char *why)
         return;
     if (okay) {
         p->st->sent_bytes += c->body_len;
-        peer_activate(p);
-        peer_emit(p, RH_EV_SENT, m->type, "pipeline", NULL);
+        rhi_peer_activate(p);
+        rhi_peer_emit(p, RH_EV_SENT, m->type, "pipeline", NULL);
         if (m->type == RH_MSG_SNAP && t->cfg.raft.report_snapshot)
             t->cfg.raft.report_snapshot(t->cfg.raft.ctx, m->to, true);
     } else {
         p->st->sent_failures++;
-        peer_deactivate(p, "pipeline", "write", why);
+        rhi_peer_deactivate(p, "pipeline", "write", why);
         if (t->cfg.raft.report_unreachable)
             t->cfg.raft.report_unreachable(t->cfg.raft.ctx, m->to);
         if (m->type == RH_MSG_SNAP && t->cfg.raft.report_snapshot)
             t->cfg.raft.report_snapshot(t->cfg.raft.ctx, m->to, false);
     }
-    tmsg_free(m);
+    rhi_tmsg_free(m);
 }
 
 static void conn_fail(pipe_conn *c, const char *why)
@@ -58,7 +59,7 @@ static void conn_fail(pipe_conn *c, const char *why)
     rh_logf(RH_LOG_WARN, "pipeline to peer %016llx: %s", (unsigned long long)c->pl->p->id, why);
     conn_drop(c);
     finish_msg(c, false, why);
-    pipeline_pump(c->pl);
+    rhi_pipeline_pump(c->pl);
 }
 
 static void write_request(pipe_conn *c)
@@ -74,7 +75,7 @@ static void write_request(pipe_conn *c)
         rh_http_header_make("Content-Length", len),
     };
     char head[2048];
-    size_t hl = transport_request_head(t, head, sizeof(head), "POST", RH_HTTP_PATH_RAFT,
+    size_t hl = rhi_transport_request_head(t, head, sizeof(head), "POST", RH_HTTP_PATH_RAFT,
                                        p->urls[c->url % p->n_urls], h, 2);
     struct evbuffer *out = bufferevent_get_output(c->bev);
     struct evbuffer_iovec v;
@@ -104,7 +105,7 @@ static void handle_response(pipe_conn *c, const char *body, size_t n)
     } else if (status == 403) {
         rh_logf(RH_LOG_ERROR, "peer %016llx says this member was removed from the cluster",
                 (unsigned long long)p->id);
-        peer_emit(p, RH_EV_CRITICAL, 0, NULL, "member removed");
+        rhi_peer_emit(p, RH_EV_CRITICAL, 0, NULL, "member removed");
         finish_msg(c, false, "member removed");
     } else {
         char why[256];
@@ -128,7 +129,7 @@ static void handle_response(pipe_conn *c, const char *body, size_t n)
     } else {
         conn_drop(c);
     }
-    pipeline_pump(c->pl);
+    rhi_pipeline_pump(c->pl);
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
@@ -137,7 +138,7 @@ static void on_read(struct bufferevent *bev, void *arg)
     struct evbuffer *in = bufferevent_get_input(bev);
     if (c->state == PC_WAIT) {
         rh_err err;
-        int rc = transport_response_head(bev, &c->hp, &c->resp, &err);
+        int rc = rhi_transport_response_head(bev, &c->hp, &c->resp, &err);
         if (rc < 0) {
             conn_fail(c, err.msg);
             return;
@@ -189,7 +190,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     }
     char why[700], text[600];
     snprintf(why, sizeof(why), "post %s: %s", c->pl->p->urls[c->url % c->pl->p->n_urls],
-             conn_event_text(c->pl->p->t, bev, what, c->pl->p->id, text, sizeof(text)));
+             rhi_conn_event_text(c->pl->p->t, bev, what, c->pl->p->id, text, sizeof(text)));
     if (c->state == PC_CONNECTING && c->pl->p->n_urls > 1 &&
         c->url % c->pl->p->n_urls == c->pl->p->pick)
         c->pl->p->pick = (c->pl->p->pick + 1) % c->pl->p->n_urls; /* URL failover */
@@ -206,7 +207,7 @@ static void conn_start(pipe_conn *c)
     c->url = p->pick;
     c->state = PC_CONNECTING;
     char err[300];
-    c->bev = conn_dial(p->t, p->urls[c->url % p->n_urls], on_read, NULL, on_event, c, err,
+    c->bev = rhi_conn_dial(p->t, p->urls[c->url % p->n_urls], on_read, NULL, on_event, c, err,
                      sizeof(err));
     if (!c->bev) {
         c->state = PC_DOWN;
@@ -214,7 +215,7 @@ static void conn_start(pipe_conn *c)
     }
 }
 
-void pipeline_pump(pipeline *pl)
+void rhi_pipeline_pump(pipeline *pl)
 {
     if (pl->pumping)
         return; /* finish_msg callbacks may re-enter */
@@ -223,44 +224,44 @@ void pipeline_pump(pipeline *pl)
         pipe_conn *c = &pl->conns[i];
         if (c->state != PC_DOWN && c->state != PC_IDLE)
             continue;
-        c->m = msgq_pop(&pl->q);
+        c->m = rhi_msgq_pop(&pl->q);
         conn_start(c);
     }
     pl->pumping = false;
 }
 
-void pipeline_init(pipeline *pl, peer *p)
+void rhi_pipeline_init(pipeline *pl, peer *p)
 {
     memset(pl, 0, sizeof(*pl));
     pl->p = p;
-    msgq_init(&pl->q, RH_PIPELINE_BUF_SIZE, p->t->cfg.queue_bytes);
+    rhi_msgq_init(&pl->q, RH_PIPELINE_BUF_SIZE, p->t->cfg.queue_bytes);
     for (int i = 0; i < RH_PIPELINE_CONNS; i++) {
         pl->conns[i].pl = pl;
         pl->conns[i].state = PC_DOWN;
     }
 }
 
-void pipeline_send(pipeline *pl, rh_msg *m, size_t size)
+void rhi_pipeline_send(pipeline *pl, rh_msg *m, size_t size)
 {
     peer *p = pl->p;
-    if (!msgq_push(&pl->q, m, size)) {
+    if (!rhi_msgq_push(&pl->q, m, size)) {
         char why[96];
         snprintf(why, sizeof(why), "pipeline queue full (%d messages)", RH_PIPELINE_BUF_SIZE);
-        peer_msg_failed(p, m, "pipeline", why);
-        tmsg_free(m);
+        rhi_peer_msg_failed(p, m, "pipeline", why);
+        rhi_tmsg_free(m);
         return;
     }
-    pipeline_pump(pl);
+    rhi_pipeline_pump(pl);
 }
 
-void pipeline_free(pipeline *pl)
+void rhi_pipeline_free(pipeline *pl)
 {
     for (int i = 0; i < RH_PIPELINE_CONNS; i++) {
         conn_drop(&pl->conns[i]);
         if (pl->conns[i].m) {
-            tmsg_free(pl->conns[i].m);
+            rhi_tmsg_free(pl->conns[i].m);
             pl->conns[i].m = NULL;
         }
     }
-    msgq_free(&pl->q);
+    rhi_msgq_free(&pl->q);
 }

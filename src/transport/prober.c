@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Prober: etcd's health probes of a peer, GET /raft/probing every
  * probe_interval_ms (ConnReadTimeout - 1 s), on a kept-alive connection of
@@ -165,7 +166,7 @@ static void on_read(struct bufferevent *bev, void *arg)
     struct evbuffer *in = bufferevent_get_input(bev);
     if (pr->state == PR_WAIT) {
         rh_err err;
-        int rc = transport_response_head(bev, &pr->hp, &pr->resp, &err);
+        int rc = rhi_transport_response_head(bev, &pr->hp, &pr->resp, &err);
         if (rc < 0) {
             record_failure(pr, err.msg);
             return;
@@ -207,7 +208,7 @@ static void send_probe(prober *pr)
 {
     peer *p = pr->p;
     char head[2048];
-    size_t hl = transport_request_head(p->t, head, sizeof(head), "GET", RH_HTTP_PATH_PROBING,
+    size_t hl = rhi_transport_request_head(p->t, head, sizeof(head), "GET", RH_HTTP_PATH_PROBING,
                                        p->urls[pr->url % p->n_urls], NULL, 0);
     if (hl == 0 || hl > sizeof(head)) {
         record_failure(pr, "cannot build the probe request");
@@ -235,7 +236,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     }
     char why[700], text[600];
     snprintf(why, sizeof(why), "probe %s: %s", pr->p->urls[pr->url % pr->p->n_urls],
-             conn_event_text(pr->p->t, bev, what, pr->p->id, text, sizeof(text)));
+             rhi_conn_event_text(pr->p->t, bev, what, pr->p->id, text, sizeof(text)));
     record_failure(pr, why);
 }
 
@@ -256,7 +257,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     drop_conn(pr);
     pr->url = pr->pinned;
     char err[300];
-    pr->bev = conn_dial(p->t, p->urls[pr->url], on_read, NULL, on_event, pr, err, sizeof(err));
+    pr->bev = rhi_conn_dial(p->t, p->urls[pr->url], on_read, NULL, on_event, pr, err, sizeof(err));
     if (!pr->bev) {
         record_failure(pr, err);
         return;
@@ -292,10 +293,10 @@ static void on_check(evutil_socket_t fd, short what, void *arg)
     if (pr->clockdiff_ns > MAX_DRIFT_NS || pr->clockdiff_ns < -MAX_DRIFT_NS)
         rh_logf(RH_LOG_WARN, "clock of peer %016llx differs from ours by %.3f s (%s prober)",
                 (unsigned long long)p->id, (double)pr->clockdiff_ns / 1e9, pr->name);
-    hist_observe(&p->st->rtt, RH_HIST_RTT, (double)pr->srtt_ns / 1e9);
+    rhi_hist_observe(&p->st->rtt, RH_HIST_RTT, (double)pr->srtt_ns / 1e9);
 }
 
-void prober_start(prober *pr, peer *p, const char *name)
+void rhi_prober_start(prober *pr, peer *p, const char *name)
 {
     memset(pr, 0, sizeof(*pr));
     pr->p = p;
@@ -305,14 +306,14 @@ void prober_start(prober *pr, peer *p, const char *name)
     pr->check = evtimer_new(p->t->base, on_check, pr);
     if (!pr->tick || !pr->check) {
         rh_logf(RH_LOG_ERROR, "prober for peer %016llx: out of memory", (unsigned long long)p->id);
-        prober_stop(pr);
+        rhi_prober_stop(pr);
         return;
     }
     arm(pr->tick, p->t->cfg.probe_interval_ms);
     arm(pr->check, FIRST_CHECK_MS(pr));
 }
 
-void prober_stop(prober *pr)
+void rhi_prober_stop(prober *pr)
 {
     drop_conn(pr);
     if (pr->tick) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The peer-facing HTTP server: accepts connections, reads one request head
  * (bounded in size and in time), and routes it.
@@ -140,7 +141,7 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
         evtimer_add(t->relisten, &tv);
 }
 
-void server_conns_limit_changed(rh_transport *t)
+void rhi_server_conns_limit_changed(rh_transport *t)
 {
     maybe_resume_accepting(t);
 }
@@ -177,12 +178,12 @@ static void conn_unlink(server_conn *c)
 static void snap_discard(server_conn *c)
 {
     if (c->store) {
-        snap_store_close(c->store, false);
+        rhi_snap_store_close(c->store, false);
         c->store = NULL;
     }
     c->store_paused = c->finishing = false;
     if (c->snap_msg) {
-        tmsg_free(c->snap_msg);
+        rhi_tmsg_free(c->snap_msg);
         c->snap_msg = NULL;
     }
 }
@@ -390,12 +391,12 @@ static void serve_stream(server_conn *c, const rh_http_request *req, rh_http_spa
         http_error(c, 410, "removed member", vh, 1);
         return;
     }
-    peer *p = peers_find(t, from);
+    peer *p = rhi_peers_find(t, from);
     if (!p) {
         const rh_http_header *pu = rh_http_header_find(req->headers, req->num_headers,
                                                        "X-PeerURLs");
         if (pu)
-            transport_add_remote_from_header(t, from, pu->value.ptr, pu->value.len);
+            rhi_transport_add_remote_from_header(t, from, pu->value.ptr, pu->value.len);
         rh_logf(RH_LOG_WARN, "refused stream from %016llx: not a peer of cluster %s",
                 (unsigned long long)from, t->cid_str);
         http_error(c, 404, "error sender not found", vh, 1);
@@ -419,7 +420,7 @@ static void serve_stream(server_conn *c, const rh_http_request *req, rh_http_spa
     conn_free(c);
     bufferevent_set_timeouts(bev, NULL, NULL);
     bufferevent_write(bev, head, hl);
-    writer_attach(&p->w[kind], bev);
+    rhi_writer_attach(&p->w[kind], bev);
 }
 
 /* Appends body bytes, bounded by the pipeline body limit. */
@@ -455,10 +456,10 @@ static void pipeline_complete(server_conn *c)
         http_error(c, 400, "error unmarshalling raft message", NULL, 0);
         return;
     }
-    peer *p = peers_find(t, m.from);
+    peer *p = rhi_peers_find(t, m.from);
     if (p)
         p->st->recv_bytes += c->len;
-    rh_msg *owned = tmsg_clone(&m);
+    rh_msg *owned = rhi_tmsg_clone(&m);
     rh_arena_free(&a);
     if (!owned) {
         http_error(c, 500, "error processing raft message", NULL, 0);
@@ -468,10 +469,10 @@ static void pipeline_complete(server_conn *c)
      * sending and our stream readers, not the pipeline handler */
     const char *via = "pipeline";
     bool accepted = false;
-    delivery_push(t, m.from, &owned, NULL, &via, 1, &accepted);
+    rhi_delivery_push(t, m.from, &owned, NULL, &via, 1, &accepted);
     if (!accepted) {
-        transport_emit(t, RH_EV_DROPPED, m.from, owned->type, via, "receive queue full");
-        tmsg_free(owned);
+        rhi_transport_emit(t, RH_EV_DROPPED, m.from, owned->type, via, "receive queue full");
+        rhi_tmsg_free(owned);
         http_error(c, 500, "error processing raft message", NULL, 0);
         return;
     }
@@ -497,7 +498,7 @@ static void pipeline_read(server_conn *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
     while (!c->closing && evbuffer_get_length(in) > 0) {
-        if (c->store && snap_store_want_room(c->store, SNAP_ROOM_MIN)) {
+        if (c->store && rhi_snap_store_want_room(c->store, SNAP_ROOM_MIN)) {
             /* the disk is behind: the peer waits (TCP), memory stays put */
             if (!c->store_paused)
                 rh_logf(RH_LOG_DEBUG, "snapshot: the disk is behind, reading paused");
@@ -593,12 +594,12 @@ static int snap_sink(server_conn *c, const uint8_t *p, size_t n)
             http_error(c, 400, "wrong raft message type", NULL, 0);
             return -1;
         }
-        c->snap_msg = tmsg_clone(&m);
+        c->snap_msg = rhi_tmsg_clone(&m);
         rh_arena_free(&a);
         c->snap_done = true;
         /* rows exist for peers and remotes only: an unknown sender is not
          * given one (the wire must not grow the metrics) */
-        if ((c->snap_st = transport_stats_find(t, m.from)) != NULL)
+        if ((c->snap_st = rhi_transport_stats_find(t, m.from)) != NULL)
             c->snap_st->snap_recv_inflight++;
         if (!t->cfg.snap_dir) {
             http_error(c, 500, "no snapshot directory configured", NULL, 0);
@@ -608,7 +609,7 @@ static int snap_sink(server_conn *c, const uint8_t *p, size_t n)
         if (!c->store_ev)
             c->store_ev = event_new(t->base, -1, 0, on_store, c);
         if (!c->snap_msg || !c->store_ev ||
-            !(c->store = snap_store_open(t->cfg.snap_dir, c->store_ev, &e))) {
+            !(c->store = rhi_snap_store_open(t->cfg.snap_dir, c->store_ev, &e))) {
             rh_logf(RH_LOG_ERROR, "snapshot: cannot create a file in %s: %s", t->cfg.snap_dir,
                     strerror(e));
             http_error(c, 500, "error saving raft snapshot", NULL, 0);
@@ -618,9 +619,9 @@ static int snap_sink(server_conn *c, const uint8_t *p, size_t n)
                 (unsigned long long)c->snap_msg->snapshot.metadata.index,
                 (unsigned long long)c->snap_msg->from);
     }
-    int e = n ? snap_store_push(c->store, p, n) : 0;
+    int e = n ? rhi_snap_store_push(c->store, p, n) : 0;
     if (e) {
-        rh_logf(RH_LOG_ERROR, "snapshot: writing %s: %s", snap_store_temp_path(c->store),
+        rh_logf(RH_LOG_ERROR, "snapshot: writing %s: %s", rhi_snap_store_temp_path(c->store),
                 strerror(e));
         snap_discard(c);
         http_error(c, 500, "error saving raft snapshot", NULL, 0);
@@ -644,7 +645,7 @@ static void snapshot_complete(server_conn *c)
     bufferevent_disable(c->bev, EV_READ | EV_WRITE);
     bufferevent_set_timeouts(c->bev, NULL, NULL);
     c->finishing = true;
-    snap_store_finish(c->store, c->snap_path);
+    rhi_snap_store_finish(c->store, c->snap_path);
 }
 
 /* Loop thread: the store has room again, or has ended. */
@@ -657,7 +658,7 @@ static void on_store(evutil_socket_t fd, short what, void *arg)
     if (!c->store)
         return;
     int e;
-    if (!snap_store_ended(c->store, &e)) {
+    if (!rhi_snap_store_ended(c->store, &e)) {
         if (c->store_paused) { /* room again: read on */
             c->store_paused = false;
             bufferevent_enable(c->bev, EV_READ);
@@ -667,7 +668,7 @@ static void on_store(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (e || !c->finishing) {
-        rh_logf(RH_LOG_ERROR, "snapshot: saving %s: %s", snap_store_temp_path(c->store),
+        rh_logf(RH_LOG_ERROR, "snapshot: saving %s: %s", rhi_snap_store_temp_path(c->store),
                 strerror(e ? e : EIO));
         snap_discard(c);
         bufferevent_enable(c->bev, EV_WRITE);
@@ -675,7 +676,7 @@ static void on_store(evutil_socket_t fd, short what, void *arg)
         return;
     }
     /* saved under its final name: the file is the application's now */
-    snap_store_close(c->store, true);
+    rhi_snap_store_close(c->store, true);
     c->store = NULL;
     c->finishing = false;
     const char *path = c->snap_path;
@@ -683,21 +684,21 @@ static void on_store(evutil_socket_t fd, short what, void *arg)
     if (c->snap_st) {
         c->snap_st->snap_recv_inflight--;
         c->snap_st->snap_recv_ok++;
-        hist_observe(&c->snap_st->snap_recv_sec, RH_HIST_SNAPSHOT,
+        rhi_hist_observe(&c->snap_st->snap_recv_sec, RH_HIST_SNAPSHOT,
                      (double)(rh_now_ms() - c->snap_start_ms) / 1000.0);
         c->snap_st = NULL;
     }
     rh_logf(RH_LOG_INFO, "saved snapshot [index %llu] from %016llx: %s (%llu bytes)",
             (unsigned long long)c->snap_msg->snapshot.metadata.index,
             (unsigned long long)c->snap_msg->from, path, (unsigned long long)c->snap_bytes);
-    peer *p = peers_find(t, c->snap_msg->from);
+    peer *p = rhi_peers_find(t, c->snap_msg->from);
     if (p)
         p->st->recv_bytes += c->snap_bytes + c->len;
     rh_msg *m = c->snap_msg;
     c->snap_msg = NULL;
-    if (!delivery_push_snapshot(t, m->from, m, path, c->snap_bytes)) {
-        transport_emit(t, RH_EV_DROPPED, m->from, m->type, "snapshot", "receive queue full");
-        tmsg_free(m);
+    if (!rhi_delivery_push_snapshot(t, m->from, m, path, c->snap_bytes)) {
+        rhi_transport_emit(t, RH_EV_DROPPED, m->from, m->type, "snapshot", "receive queue full");
+        rhi_tmsg_free(m);
         http_error(c, 500, "error processing raft message", NULL, 0);
         return;
     }
@@ -732,7 +733,7 @@ static void serve_post(server_conn *c, const rh_http_request *req, size_t head_l
                                                    "X-PeerURLs");
     uint64_t sender;
     if (sf && pu && rh_http_parse_id(sf->value.ptr, sf->value.len, &sender) == 0)
-        transport_add_remote_from_header(t, sender, pu->value.ptr, pu->value.len);
+        rhi_transport_add_remote_from_header(t, sender, pu->value.ptr, pu->value.len);
     rh_err err;
     if (rh_http_request_body(req, &c->body, &err) != 0) {
         int st = rh_http_error_status(err.code);
@@ -803,13 +804,13 @@ static void serve_other(server_conn *c, const rh_http_request *req, rh_http_span
     }
     if (get && !t->cfg.no_metrics && path.len == strlen(RH_HTTP_PATH_METRICS) &&
         !memcmp(path.ptr, RH_HTTP_PATH_METRICS, path.len)) {
-        size_t need = transport_metrics_text(t, NULL, 0);
+        size_t need = rhi_transport_metrics_text(t, NULL, 0);
         char *body = malloc(need + 1);
         if (!body) {
             http_error(c, 500, "out of memory", NULL, 0);
             return;
         }
-        transport_metrics_text(t, body, need + 1);
+        rhi_transport_metrics_text(t, body, need + 1);
         respond(c, 200, NULL, 0, "text/plain; version=0.0.4", body, need);
         free(body);
         return;
@@ -848,7 +849,7 @@ static void on_conn_read(struct bufferevent *bev, void *arg)
         evtimer_del(c->head_timer);
     if (rc < 0) {
         int status = rh_http_error_status(rc);
-        if (len && (uint8_t)buf[0] == 0x16 && !conn_is_tls(bev)) {
+        if (len && (uint8_t)buf[0] == 0x16 && !rhi_conn_is_tls(bev)) {
             /* a TLS ClientHello's record type: the peer dials https:// */
             c->t->plain_got_tls++;
             rh_logf(RH_LOG_WARN, "refused a TLS handshake on the plain http:// port (the peer "
@@ -895,9 +896,9 @@ static void on_conn_event(struct bufferevent *bev, short what, void *arg)
             conn_free(c);
         return;
     }
-    if (conn_handshaking(bev) || (conn_is_tls(bev) && (what & BEV_EVENT_ERROR))) {
+    if (rhi_conn_handshaking(bev) || (rhi_conn_is_tls(bev) && (what & BEV_EVENT_ERROR))) {
         char text[600];
-        conn_event_text(c->t, bev, what, 0, text, sizeof(text)); /* logs and counts */
+        rhi_conn_event_text(c->t, bev, what, 0, text, sizeof(text)); /* logs and counts */
     } else if (what & BEV_EVENT_TIMEOUT) {
         rh_logf(RH_LOG_INFO, "closed a peer connection: nothing read for %d ms",
                 c->t->cfg.head_timeout_ms);
@@ -910,9 +911,9 @@ static void on_head_deadline(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     server_conn *c = arg;
-    if (conn_handshaking(c->bev)) {
+    if (rhi_conn_handshaking(c->bev)) {
         char text[600];
-        conn_event_text(c->t, c->bev, BEV_EVENT_TIMEOUT, 0, text, sizeof(text));
+        rhi_conn_event_text(c->t, c->bev, BEV_EVENT_TIMEOUT, 0, text, sizeof(text));
         conn_free(c);
         return;
     }
@@ -945,7 +946,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         if (t->listeners[i] == l)
             tls = t->listen_tls[i];
     c->t = t;
-    c->bev = conn_accept(t, fd, tls);
+    c->bev = rhi_conn_accept(t, fd, tls);
     if (!c->bev) {
         free(c);
         return;
@@ -954,7 +955,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     if (t->conns)
         t->conns->prev = c;
     t->conns = c;
-    if (conn_handshaking(c->bev)) {
+    if (rhi_conn_handshaking(c->bev)) {
         c->handshaking = true;
         t->n_handshaking++;
     }
@@ -981,7 +982,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
-int server_listen(rh_transport *t, char *err, size_t errlen)
+int rhi_server_listen(rh_transport *t, char *err, size_t errlen)
 {
     t->listeners = calloc(t->n_listen, sizeof(*t->listeners));
     t->ports = calloc(t->n_listen, sizeof(*t->ports));
@@ -1028,7 +1029,7 @@ int server_listen(rh_transport *t, char *err, size_t errlen)
     return 0;
 }
 
-void server_close_all(rh_transport *t)
+void rhi_server_close_all(rh_transport *t)
 {
     for (size_t i = 0; t->listeners && i < t->n_listen; i++)
         if (t->listeners[i])

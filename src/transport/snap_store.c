@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Snapshot store: writes a received snapshot body to disk on a thread of
  * its own, so that no disk I/O (write, fsync, rename) ever runs on the loop,
@@ -10,7 +11,7 @@
  * and memory stays at the ring's size whatever the snapshot's. At the end
  * the thread fsyncs, closes and renames the file to its final name. It
  * activates the owner's event whenever room frees up after the owner asked
- * (snap_store_want_room) and when it has finished or failed.
+ * (rhi_snap_store_want_room) and when it has finished or failed.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -99,7 +100,7 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-snap_store *snap_store_open(const char *dir, struct event *notify, int *err)
+snap_store *rhi_snap_store_open(const char *dir, struct event *notify, int *err)
 {
     snap_store *s = calloc(1, sizeof(*s));
     if (!s || !(s->ring = malloc(RING))) {
@@ -134,12 +135,12 @@ snap_store *snap_store_open(const char *dir, struct event *notify, int *err)
     return s;
 }
 
-const char *snap_store_temp_path(const snap_store *s)
+const char *rhi_snap_store_temp_path(const snap_store *s)
 {
     return s->tmp;
 }
 
-bool snap_store_want_room(snap_store *s, size_t want)
+bool rhi_snap_store_want_room(snap_store *s, size_t want)
 {
     pthread_mutex_lock(&s->mu);
     bool waiting = !s->ended && RING - s->count < want;
@@ -149,7 +150,7 @@ bool snap_store_want_room(snap_store *s, size_t want)
     return waiting;
 }
 
-int snap_store_push(snap_store *s, const void *p, size_t n)
+int rhi_snap_store_push(snap_store *s, const void *p, size_t n)
 {
     const uint8_t *b = p;
     pthread_mutex_lock(&s->mu);
@@ -176,7 +177,7 @@ int snap_store_push(snap_store *s, const void *p, size_t n)
     return err;
 }
 
-void snap_store_finish(snap_store *s, const char *final_path)
+void rhi_snap_store_finish(snap_store *s, const char *final_path)
 {
     snprintf(s->final, sizeof(s->final), "%s", final_path);
     pthread_mutex_lock(&s->mu);
@@ -185,7 +186,7 @@ void snap_store_finish(snap_store *s, const char *final_path)
     pthread_mutex_unlock(&s->mu);
 }
 
-bool snap_store_ended(snap_store *s, int *err)
+bool rhi_snap_store_ended(snap_store *s, int *err)
 {
     pthread_mutex_lock(&s->mu);
     bool ended = s->ended;
@@ -194,7 +195,7 @@ bool snap_store_ended(snap_store *s, int *err)
     return ended;
 }
 
-void snap_store_close(snap_store *s, bool keep)
+void rhi_snap_store_close(snap_store *s, bool keep)
 {
     if (!s)
         return;

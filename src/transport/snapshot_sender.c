@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Snapshot sender: `POST /raft/snapshot` with a chunked body made of the
  * MsgSnap as a `message` frame, then the database streamed from a file.
@@ -72,7 +73,7 @@ static void snap_free(snap_send *s)
         close(s->fd); /* a feeder still writing gets EPIPE and ends */
     if (s->feeding)
         pthread_join(s->feeder, NULL);
-    tmsg_free(s->m);
+    rhi_tmsg_free(s->m);
     free(s);
 }
 
@@ -80,14 +81,14 @@ static void snap_done(snap_send *s, bool okay, const char *why)
 {
     rh_transport *t = s->t;
     uint64_t to = s->m->to;
-    peer *p = peers_find(t, to);
+    peer *p = rhi_peers_find(t, to);
     if (!p)
-        p = remotes_find(t, to);
+        p = rhi_remotes_find(t, to);
     if (s->st) {
         s->st->snap_send_inflight--;
         if (okay) {
             s->st->snap_send_ok++;
-            hist_observe(&s->st->snap_send_sec, RH_HIST_SNAPSHOT,
+            rhi_hist_observe(&s->st->snap_send_sec, RH_HIST_SNAPSHOT,
                          (double)(rh_now_ms() - s->start_ms) / 1000.0);
         } else {
             s->st->snap_send_fail++;
@@ -99,15 +100,15 @@ static void snap_done(snap_send *s, bool okay, const char *why)
                 (unsigned long long)s->size, (unsigned long long)to);
         if (p) {
             p->st->sent_bytes += s->size;
-            peer_activate(p);
+            rhi_peer_activate(p);
         }
-        transport_emit(t, RH_EV_SENT, to, s->m->type, "snapshot", NULL);
+        rhi_transport_emit(t, RH_EV_SENT, to, s->m->type, "snapshot", NULL);
     } else {
         rh_logf(RH_LOG_WARN, "sending snapshot to %016llx failed: %s", (unsigned long long)to,
                 why);
         if (p) {
             p->st->sent_failures++;
-            peer_deactivate(p, "snapshot sender", "post", why);
+            rhi_peer_deactivate(p, "snapshot sender", "post", why);
         }
         if (t->cfg.raft.report_unreachable)
             t->cfg.raft.report_unreachable(t->cfg.raft.ctx, to);
@@ -163,7 +164,7 @@ static void start_body(snap_send *s)
         rh_http_header_make("Transfer-Encoding", "chunked"),
     };
     char head[2048];
-    size_t hl = transport_request_head(t, head, sizeof(head), "POST", RH_HTTP_PATH_SNAPSHOT,
+    size_t hl = rhi_transport_request_head(t, head, sizeof(head), "POST", RH_HTTP_PATH_SNAPSHOT,
                                        s->url, h, 2);
     if (hl == 0 || hl > sizeof(head)) {
         snap_done(s, false, "cannot build the request");
@@ -218,7 +219,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 {
     snap_send *s = arg;
     rh_err err;
-    int rc = transport_response_head(bev, &s->hp, &s->resp, &err);
+    int rc = rhi_transport_response_head(bev, &s->hp, &s->resp, &err);
     if (rc < 0) {
         snap_done(s, false, err.msg);
         return;
@@ -245,7 +246,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     }
     char why[700], text[600];
     snprintf(why, sizeof(why), "%s: %s", s->url,
-             conn_event_text(s->t, bev, what, 0, text, sizeof(text)));
+             rhi_conn_event_text(s->t, bev, what, 0, text, sizeof(text)));
     snap_done(s, false, why);
 }
 
@@ -303,14 +304,14 @@ static bool start_feeder(snap_send *s)
     return true;
 }
 
-void snapshot_send_start(rh_transport *t, rh_msg *m, int fd, uint64_t size)
+void rhi_snapshot_send_start(rh_transport *t, rh_msg *m, int fd, uint64_t size)
 {
     snap_send *s = calloc(1, sizeof(*s));
     if (!s) {
         close(fd);
         if (t->cfg.raft.report_snapshot)
             t->cfg.raft.report_snapshot(t->cfg.raft.ctx, m->to, false);
-        tmsg_free(m);
+        rhi_tmsg_free(m);
         return;
     }
     s->t = t;
@@ -329,11 +330,11 @@ void snapshot_send_start(rh_transport *t, rh_msg *m, int fd, uint64_t size)
     }
     s->next = t->snaps;
     t->snaps = s;
-    peer *p = peers_find(t, m->to);
+    peer *p = rhi_peers_find(t, m->to);
     if (!p)
-        p = remotes_find(t, m->to);
+        p = rhi_remotes_find(t, m->to);
     if (!p || !p->n_urls || p->paused) {
-        transport_emit(t, RH_EV_DROPPED, m->to, m->type, "snapshot",
+        rhi_transport_emit(t, RH_EV_DROPPED, m->to, m->type, "snapshot",
                        !p ? "unknown peer" : p->paused ? "peer paused" : "no URL");
         snap_done(s, false, !p ? "unknown peer" : p->paused ? "peer paused" : "no URL");
         return;
@@ -345,7 +346,7 @@ void snapshot_send_start(rh_transport *t, rh_msg *m, int fd, uint64_t size)
     rh_http_parser_init(&s->hp, s->hdrs, sizeof(s->hdrs) / sizeof(s->hdrs[0]), 0);
     s->state = SS_CONNECTING;
     char err[300];
-    s->bev = conn_dial(t, s->url, on_read, on_write, on_event, s, err, sizeof(err));
+    s->bev = rhi_conn_dial(t, s->url, on_read, on_write, on_event, s, err, sizeof(err));
     if (!s->bev) {
         snap_done(s, false, err);
         return;
@@ -353,7 +354,7 @@ void snapshot_send_start(rh_transport *t, rh_msg *m, int fd, uint64_t size)
     bufferevent_setwatermark(s->bev, EV_WRITE, SNAP_HIGH / 2, 0);
 }
 
-void snapshot_send_free_all(rh_transport *t)
+void rhi_snapshot_send_free_all(rh_transport *t)
 {
     while (t->snaps)
         snap_free(t->snaps);

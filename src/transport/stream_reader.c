@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * streamReader: the dialing side of a stream.
  *
@@ -74,7 +75,7 @@ static void finish(stream_reader *r, const char *action, const char *why, bool r
     if (r->state != R_BODY)
         r->failures++;
     else
-        peer_streams_changed(p);
+        rhi_peer_streams_changed(p);
     if (rotate && p->n_urls > 1 && r->url == p->pick) {
         p->pick = (p->pick + 1) % p->n_urls;
         rh_logf(RH_LOG_INFO, "peer %016llx: switching to URL %s",
@@ -88,7 +89,7 @@ static void finish(stream_reader *r, const char *action, const char *why, bool r
                     rh_stream_kind_name(r->kind), (unsigned long long)p->id, action, why);
             snprintf(r->last_why, sizeof(r->last_why), "%s", why);
         }
-        peer_deactivate(p, source_of(r->kind), action, why);
+        rhi_peer_deactivate(p, source_of(r->kind), action, why);
     }
     schedule(r);
 }
@@ -102,7 +103,7 @@ static void send_request(stream_reader *r)
     rh_id_str(p->id, to);
     rh_http_header h[] = {rh_http_header_make("X-Raft-To", to)};
     char buf[2048];
-    size_t n = transport_request_head(t, buf, sizeof(buf), "GET", target, p->urls[r->url], h, 1);
+    size_t n = rhi_transport_request_head(t, buf, sizeof(buf), "GET", target, p->urls[r->url], h, 1);
     if (n == 0 || n > sizeof(buf)) {
         finish(r, "dial", "cannot build request (URL too long?)", true);
         return;
@@ -127,7 +128,7 @@ static void flush_batch(stream_reader *r, rbatch *b)
     const char *via[BATCH];
     for (size_t i = 0; i < b->n; i++)
         via[i] = via_name(r->kind);
-    peer_route_received(r->p, b->m, b->size, via, b->n);
+    rhi_peer_route_received(r->p, b->m, b->size, via, b->n);
     b->n = 0;
 }
 
@@ -156,21 +157,21 @@ static void got_message(stream_reader *r, const rh_msg *m, rbatch *b)
     if (rh_msg_is_link_heartbeat(m) || r->p->paused)
         return;
     if (r->p->t->cfg.delivery == RH_DELIVER_ON_LOOP) {
-        delivery_on_loop(r->p->t, r->p->id, m, via_name(r->kind));
+        rhi_delivery_on_loop(r->p->t, r->p->id, m, via_name(r->kind));
         return;
     }
     rh_msg *c = NULL;
     void *gathered = rh_stream_decoder_take_buffer(r->dec);
     if (gathered) {
-        tmsg_owner *o = tmsg_owner_new(&b->tb, free, gathered);
+        tmsg_owner *o = rhi_tmsg_owner_new(&b->tb, free, gathered);
         if (!o) {
             free(gathered);
             return;
         }
-        c = tmsg_copy_ref(&b->tb, m, o, RH_SCATTER_REF_MIN);
-        tmsg_owner_put(o);
+        c = rhi_tmsg_copy_ref(&b->tb, m, o, RH_SCATTER_REF_MIN);
+        rhi_tmsg_owner_put(o);
     } else {
-        c = tmsg_copy(&b->tb, m);
+        c = rhi_tmsg_copy(&b->tb, m);
     }
     if (!c)
         return;
@@ -223,7 +224,7 @@ static void set_lowat(stream_reader *r, int lowat)
 
 static void update_lowat(stream_reader *r)
 {
-    if (r->state != R_BODY || !r->bev || !r->dec || conn_is_tls(r->bev))
+    if (r->state != R_BODY || !r->bev || !r->dec || rhi_conn_is_tls(r->bev))
         return;
     uint64_t missing = rh_stream_decoder_missing(r->dec);
     set_lowat(r, missing < LOWAT_MIN ? 1 : missing > RH_IO_MAX ? (int)RH_IO_MAX : (int)missing);
@@ -235,7 +236,7 @@ static void read_body(stream_reader *r)
     b.n = 0;
     tmsg_batch_init(&b.tb, &r->p->t->msg_cache);
     read_body_batch(r, &b);
-    tmsg_batch_end(&b.tb);
+    rhi_tmsg_batch_end(&b.tb);
     update_lowat(r);
 }
 
@@ -328,7 +329,7 @@ static void on_raw_event(evutil_socket_t fd, short what, void *arg)
     int rc = room ? direct_bytes(r, (size_t)n, &b) : body_bytes(r, buf, (size_t)n, &b);
     if (rc == 0)
         flush_batch(r, &b);
-    tmsg_batch_end(&b.tb);
+    rhi_tmsg_batch_end(&b.tb);
     if (rc == 0)
         update_lowat(r);
 }
@@ -457,20 +458,20 @@ static void handle_head(stream_reader *r, size_t head_len)
             r->lowat = 1; /* the kernel's default on a new socket */
         }
         r->state = R_BODY;
-        peer_streams_changed(p);
+        rhi_peer_streams_changed(p);
         r->failures = 0;
         r->last_why[0] = 0;
         rh_logf(RH_LOG_INFO, "established stream %s reader from peer %016llx",
                 rh_stream_kind_name(r->kind), (unsigned long long)p->id);
-        peer_activate(p);
+        rhi_peer_activate(p);
         read_body(r);
-        if (r->state == R_BODY && r->bev && !conn_is_tls(r->bev))
+        if (r->state == R_BODY && r->bev && !rhi_conn_is_tls(r->bev))
             start_raw_reads(r); /* TLS stays on the bufferevent, which decrypts */
         return;
     case 410:
         rh_logf(RH_LOG_ERROR, "peer %016llx says this member was removed from the cluster",
                 (unsigned long long)p->id);
-        peer_emit(p, RH_EV_CRITICAL, 0, NULL, "member removed");
+        rhi_peer_emit(p, RH_EV_CRITICAL, 0, NULL, "member removed");
         finish(r, "dial", "member removed", true);
         return;
     case 404: {
@@ -529,7 +530,7 @@ static void on_read(struct bufferevent *bev, void *arg)
     stream_reader *r = arg;
     if (r->state == R_HEAD) {
         rh_err err;
-        int rc = transport_response_head(bev, &r->hp, &r->resp, &err);
+        int rc = rhi_transport_response_head(bev, &r->hp, &r->resp, &err);
         if (rc < 0) {
             finish(r, "dial", err.msg, true);
             return;
@@ -571,7 +572,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         }
     }
     char text[600];
-    const char *why = conn_event_text(r->p->t, bev, what, r->p->id, text, sizeof(text));
+    const char *why = rhi_conn_event_text(r->p->t, bev, what, r->p->id, text, sizeof(text));
     if (r->state == R_CONNECTING || r->state == R_HEAD) {
         char msg[700];
         snprintf(msg, sizeof(msg), "dial %s: %s", r->p->urls[r->url], why);
@@ -598,7 +599,7 @@ static void dial(stream_reader *r)
     rh_http_parser_init(&r->hp, r->hdrs, sizeof(r->hdrs) / sizeof(r->hdrs[0]), 0);
     r->state = R_CONNECTING;
     char err[300];
-    r->bev = conn_dial(p->t, p->urls[r->url], on_read, NULL, on_event, r, err, sizeof(err));
+    r->bev = rhi_conn_dial(p->t, p->urls[r->url], on_read, NULL, on_event, r, err, sizeof(err));
     if (!r->bev)
         finish(r, "dial", err, true);
 }
@@ -641,7 +642,7 @@ static void schedule(stream_reader *r)
     evtimer_add(r->timer, &tv);
 }
 
-void reader_init(stream_reader *r, peer *p, int kind)
+void rhi_reader_init(stream_reader *r, peer *p, int kind)
 {
     memset(r, 0, sizeof(*r));
     r->p = p;
@@ -650,14 +651,14 @@ void reader_init(stream_reader *r, peer *p, int kind)
     r->timer = evtimer_new(p->t->base, on_timer, r);
 }
 
-void reader_start(stream_reader *r)
+void rhi_reader_start(stream_reader *r)
 {
     r->state = R_WAIT;
     r->last_dial_ms = rh_now_ms() - r->p->t->cfg.dial_retry_ms;
     schedule(r);
 }
 
-void reader_stop(stream_reader *r)
+void rhi_reader_stop(stream_reader *r)
 {
     r->state = R_STOPPED;
     drop_conn(r);

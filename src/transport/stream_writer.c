@@ -1,9 +1,10 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * streamWriter: the answering side of a stream. The server hands it a
  * connection whose 200 head went out; from then on it writes frames of its
  * kind as chunks of a never-ending chunked body.
  *
- * Happy path: writer_send queues an owned message (bounded by count and
+ * Happy path: rhi_writer_send queues an owned message (bounded by count and
  * bytes); the pump encodes queued messages into the connection's output
  * buffer while it holds less than WRITER_HIGH bytes, and libevent writes as
  * the socket allows. Backpressure is the output buffer: when the peer reads
@@ -47,7 +48,7 @@ static void msg_unref(const void *data, size_t len, void *arg)
     (void)len;
     msg_ref *r = arg;
     if (--r->refs == 0) {
-        tmsg_free(r->m);
+        rhi_tmsg_free(r->m);
         free(r);
     }
 }
@@ -142,7 +143,7 @@ static void sent_report(stream_writer *w)
         sent_rec r = w->sent[w->sent_head];
         w->sent_head = (w->sent_head + 1) % w->sent_cap;
         w->sent_len--;
-        peer_emit(w->p, RH_EV_SENT, r.type, via_name(w->kind), NULL);
+        rhi_peer_emit(w->p, RH_EV_SENT, r.type, via_name(w->kind), NULL);
     }
 }
 
@@ -177,7 +178,7 @@ static int send_now(stream_writer *w, const void *p, size_t n)
 {
     struct evbuffer *out = bufferevent_get_output(w->bev);
     ssize_t k = 0;
-    if (evbuffer_get_length(out) == 0 && !conn_is_tls(w->bev)) {
+    if (evbuffer_get_length(out) == 0 && !rhi_conn_is_tls(w->bev)) {
         k = send(bufferevent_getfd(w->bev), p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (k < 0)
             k = 0; /* the rest goes through the buffer, which reports any error */
@@ -207,7 +208,7 @@ static int encode_batch(stream_writer *w, size_t first_size)
      * only what the socket does not take is copied into the buffer. A
      * quiet link's message then costs no buffer chain (an allocation). */
     bool direct = evbuffer_get_length(out) == 0 && bufferevent_getfd(w->bev) >= 0 &&
-                  !conn_is_tls(w->bev); /* TLS: the bufferevent encrypts from its buffer */
+                  !rhi_conn_is_tls(w->bev); /* TLS: the bufferevent encrypts from its buffer */
     rh_transport *t = w->p->t;
     if (direct && !t->write_buf && !(t->write_buf = malloc(BATCH_CHUNK)))
         direct = false;
@@ -224,11 +225,11 @@ static int encode_batch(stream_writer *w, size_t first_size)
     uint8_t *p = (uint8_t *)v.iov_base + BATCH_HDR;
     size_t used = 0, fs = first_size;
     for (;;) {
-        rh_msg *m = msgq_pop(&w->q);
+        rh_msg *m = rhi_msgq_pop(&w->q);
         rh_stream_encode(&w->enc, m, p + used);
         used += fs;
         sent_track(w, m->type, base + used);
-        tmsg_free(m);
+        rhi_tmsg_free(m);
         if (!w->q.len)
             break;
         size_t scratch, max_iov;
@@ -261,19 +262,19 @@ static void pump(stream_writer *w)
         size_t fs = rh_stream_scatter_size(&w->enc, msgq_peek(&w->q), &scratch, &max_iov);
         if (fs <= BATCH_COPY_MAX) {
             if (encode_batch(w, fs) != 0) {
-                writer_close(w, "out of memory encoding a frame");
+                rhi_writer_close(w, "out of memory encoding a frame");
                 return;
             }
             continue;
         }
-        rh_msg *m = msgq_pop(&w->q);
+        rh_msg *m = rhi_msgq_pop(&w->q);
         int32_t type = m->type;
         bool taken;
         int rc = encode_chunk(w, m, &taken);
         if (!taken)
-            tmsg_free(m);
+            rhi_tmsg_free(m);
         if (rc) {
-            writer_close(w, "out of memory encoding a frame");
+            rhi_writer_close(w, "out of memory encoding a frame");
             return;
         }
         sent_track(w, type, w->written + evbuffer_get_length(out));
@@ -286,14 +287,14 @@ static void fail(stream_writer *w, const char *action, const char *why)
     bool had_queue = w->q.len > 0;
     rh_logf(RH_LOG_WARN, "lost stream %s to peer %016llx: %s failed: %s",
             rh_stream_kind_name(w->kind), (unsigned long long)p->id, action, why);
-    peer_deactivate(p, w->kind == RH_STREAM_MSGAPPV2 ? "stream MsgApp v2 writer"
+    rhi_peer_deactivate(p, w->kind == RH_STREAM_MSGAPPV2 ? "stream MsgApp v2 writer"
                                                      : "stream Message writer",
                     action, why);
     p->st->sent_failures++;
-    writer_close(w, NULL);
+    rhi_writer_close(w, NULL);
     if (had_queue && p->t->cfg.raft.report_unreachable)
         p->t->cfg.raft.report_unreachable(p->t->cfg.raft.ctx, p->id);
-    msgq_clear(&w->q);
+    rhi_msgq_clear(&w->q);
 }
 
 /* Sends queued by one wakeup are encoded together, after it. */
@@ -327,7 +328,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         fail(w, "write", "connection closed by peer");
     else if (what & BEV_EVENT_ERROR) {
         char text[600];
-        fail(w, "write", conn_event_text(w->p->t, bev, what, w->p->id, text, sizeof(text)));
+        fail(w, "write", rhi_conn_event_text(w->p->t, bev, what, w->p->id, text, sizeof(text)));
     }
 }
 
@@ -336,7 +337,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     stream_writer *w = arg;
-    msgq_trim(&w->q); /* an empty queue holds no memory between bursts */
+    rhi_msgq_trim(&w->q); /* an empty queue holds no memory between bursts */
     if (!w->bev)
         return;
     if (!w->wrote_since_tick) {
@@ -346,24 +347,24 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         size_t fs = rh_stream_frame_size(&w->enc, &hb);
         size_t hl = rh_http_write_chunk_header((char *)buf, fs);
         if (fs > 64 - RH_HTTP_CHUNK_END_LEN) { /* cannot happen: 8 + a few bytes */
-            writer_close(w, "link heartbeat frame too large");
+            rhi_writer_close(w, "link heartbeat frame too large");
             return;
         }
         rh_stream_encode(&w->enc, &hb, buf + hl);
         memcpy(buf + hl + fs, RH_HTTP_CHUNK_END, RH_HTTP_CHUNK_END_LEN);
         w->p->st->sent_bytes += fs;
         if (send_now(w, buf, hl + fs + RH_HTTP_CHUNK_END_LEN) != 0)
-            writer_close(w, "out of memory");
+            rhi_writer_close(w, "out of memory");
     }
     w->wrote_since_tick = false;
 }
 
-void writer_init(stream_writer *w, peer *p, int kind)
+void rhi_writer_init(stream_writer *w, peer *p, int kind)
 {
     memset(w, 0, sizeof(*w));
     w->p = p;
     w->kind = kind;
-    msgq_init(&w->q, RH_STREAM_BUF_SIZE, p->t->cfg.queue_bytes);
+    rhi_msgq_init(&w->q, RH_STREAM_BUF_SIZE, p->t->cfg.queue_bytes);
     w->kick = event_new(p->t->base, -1, 0, on_kick, w);
     w->tick = event_new(p->t->base, -1, EV_PERSIST, on_tick, w);
     struct timeval tv = {RH_CONN_READ_TIMEOUT_MS / 3 / 1000,
@@ -371,11 +372,11 @@ void writer_init(stream_writer *w, peer *p, int kind)
     event_add(w->tick, &tv);
 }
 
-void writer_attach(stream_writer *w, struct bufferevent *bev)
+void rhi_writer_attach(stream_writer *w, struct bufferevent *bev)
 {
     bool replaced = w->bev != NULL;
     if (replaced)
-        writer_close(w, "replaced by a new connection");
+        rhi_writer_close(w, "replaced by a new connection");
     w->bev = bev;
     rh_stream_encoder_init(&w->enc, w->kind);
     w->wrote_since_tick = false;
@@ -389,22 +390,22 @@ void writer_attach(stream_writer *w, struct bufferevent *bev)
     bufferevent_enable(bev, EV_READ | EV_WRITE);
     rh_logf(RH_LOG_INFO, "established stream %s writer to peer %016llx",
             rh_stream_kind_name(w->kind), (unsigned long long)w->p->id);
-    peer_activate(w->p);
-    peer_streams_changed(w->p);
+    rhi_peer_activate(w->p);
+    rhi_peer_streams_changed(w->p);
     pump(w);
 }
 
-void writer_send(stream_writer *w, rh_msg *m, size_t size)
+void rhi_writer_send(stream_writer *w, rh_msg *m, size_t size)
 {
-    if (!msgq_push(&w->q, m, size)) {
+    if (!rhi_msgq_push(&w->q, m, size)) {
         peer *p = w->p;
         char why[128];
         snprintf(why, sizeof(why),
                  "send queue full (%zu messages, %.1f MiB; limits %zu messages, %.1f MiB)",
                  w->q.len, (double)w->q.bytes / (1 << 20), w->q.cap,
                  (double)w->q.max_bytes / (1 << 20));
-        peer_msg_failed(p, m, via_name(w->kind), why);
-        tmsg_free(m);
+        rhi_peer_msg_failed(p, m, via_name(w->kind), why);
+        rhi_tmsg_free(m);
         return;
     }
     /* encoded once the caller's whole batch is queued (one chunk, one write) */
@@ -412,7 +413,7 @@ void writer_send(stream_writer *w, rh_msg *m, size_t size)
         event_active(w->kick, 0, 0);
 }
 
-void writer_close(stream_writer *w, const char *why)
+void rhi_writer_close(stream_writer *w, const char *why)
 {
     if (!w->bev)
         return;
@@ -424,12 +425,12 @@ void writer_close(stream_writer *w, const char *why)
     w->sent_len = 0;
     bufferevent_free(w->bev);
     w->bev = NULL;
-    peer_streams_changed(w->p);
+    rhi_peer_streams_changed(w->p);
 }
 
-void writer_free(stream_writer *w)
+void rhi_writer_free(stream_writer *w)
 {
-    writer_close(w, NULL);
+    rhi_writer_close(w, NULL);
     free(w->sent);
     w->sent = NULL;
     if (w->tick)
@@ -438,5 +439,5 @@ void writer_free(stream_writer *w)
     if (w->kick)
         event_free(w->kick);
     w->kick = NULL;
-    msgq_free(&w->q);
+    rhi_msgq_free(&w->q);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Peer TLS (tls.h): contexts, etcd's checks, reloads, explanations.
  *
@@ -40,7 +41,7 @@ static const char *const reason_names[TLS_R_COUNT] = {
     [TLS_R_HANDSHAKE] = "handshake",
 };
 
-const char *tls_reason_name(int reason)
+const char *rhi_tls_reason_name(int reason)
 {
     return reason >= 0 && reason < TLS_R_COUNT ? reason_names[reason] : "handshake";
 }
@@ -308,7 +309,7 @@ static const char *alert_meaning(int reason)
     }
 }
 
-int tls_explain(SSL *ssl, unsigned long ssl_err, char *buf, size_t n)
+int rhi_tls_explain(SSL *ssl, unsigned long ssl_err, char *buf, size_t n)
 {
     tls_conn *tc = ssl ? SSL_get_ex_data(ssl, conn_idx) : NULL;
     if (tc && tc->reason >= 0) {
@@ -359,7 +360,7 @@ int tls_explain(SSL *ssl, unsigned long ssl_err, char *buf, size_t n)
     return TLS_R_HANDSHAKE;
 }
 
-bool tls_count_failure(rh_tls *t, int reason, uint64_t *suppressed)
+bool rhi_tls_count_failure(rh_tls *t, int reason, uint64_t *suppressed)
 {
     if (reason < 0 || reason >= TLS_R_COUNT)
         reason = TLS_R_HANDSHAKE;
@@ -375,18 +376,18 @@ bool tls_count_failure(rh_tls *t, int reason, uint64_t *suppressed)
     return true;
 }
 
-uint64_t tls_failures(const rh_tls *t, int reason)
+uint64_t rhi_tls_failures(const rh_tls *t, int reason)
 {
     return atomic_load_explicit(&((rh_tls *)t)->fails[reason], memory_order_relaxed);
 }
 
-const char *tls_dialed_addr(SSL *ssl)
+const char *rhi_tls_dialed_addr(SSL *ssl)
 {
     tls_conn *tc = ssl ? SSL_get_ex_data(ssl, conn_idx) : NULL;
     return tc && tc->addr[0] ? tc->addr : NULL;
 }
 
-void tls_peer_name(SSL *ssl, char *buf, size_t n)
+void rhi_tls_peer_name(SSL *ssl, char *buf, size_t n)
 {
     X509 *c = ssl ? SSL_get1_peer_certificate(ssl) : NULL;
     if (!c) {
@@ -415,13 +416,13 @@ static void info_cb(const SSL *ssl, int where, int ret)
         tc->established = true;
 }
 
-bool tls_verify_failed(SSL *ssl)
+bool rhi_tls_verify_failed(SSL *ssl)
 {
     tls_conn *tc = ssl ? SSL_get_ex_data(ssl, conn_idx) : NULL;
     return tc && tc->reason >= 0;
 }
 
-bool tls_established(SSL *ssl)
+bool rhi_tls_established(SSL *ssl)
 {
     tls_conn *tc = ssl ? SSL_get_ex_data(ssl, conn_idx) : NULL;
     return tc && tc->established;
@@ -649,7 +650,7 @@ static char *dup_or_null(const char *s)
     return s && *s ? strdup(s) : NULL;
 }
 
-rh_tls *tls_new(const rh_tls_config *cfg, char *err, size_t errlen)
+rh_tls *rhi_tls_new(const rh_tls_config *cfg, char *err, size_t errlen)
 {
     pthread_once(&idx_once, make_idx);
     if (conn_idx < 0) {
@@ -684,19 +685,19 @@ rh_tls *tls_new(const rh_tls_config *cfg, char *err, size_t errlen)
         (cfg->cipher_suites && *cfg->cipher_suites &&
          parse_ciphers(t, cfg->cipher_suites, err, errlen)) ||
         load(t, err, errlen)) {
-        tls_free(t);
+        rhi_tls_free(t);
         return NULL;
     }
     if (t->min_version > t->max_version) {
         snprintf(err, errlen, "TLS minimum version above the maximum");
-        tls_free(t);
+        rhi_tls_free(t);
         return NULL;
     }
     t->checked_ms = rh_now_ms();
     return t;
 }
 
-void tls_free(rh_tls *t)
+void rhi_tls_free(rh_tls *t)
 {
     if (!t)
         return;
@@ -725,13 +726,13 @@ static SSL *new_ssl(rh_tls *t, SSL_CTX *ctx)
     return ssl;
 }
 
-SSL *tls_server_ssl(rh_tls *t)
+SSL *rhi_tls_server_ssl(rh_tls *t)
 {
     maybe_reload(t);
     return new_ssl(t, t->server);
 }
 
-SSL *tls_client_ssl(rh_tls *t, const char *host, const char *port)
+SSL *rhi_tls_client_ssl(rh_tls *t, const char *host, const char *port)
 {
     maybe_reload(t);
     SSL *ssl = new_ssl(t, t->client);

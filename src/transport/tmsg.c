@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Transport-owned message copies in shared, reusable blocks (tmsg.h).
  *
@@ -74,7 +75,7 @@ static tmsg_block *block_get(tmsg_cache *cache)
     return blk;
 }
 
-void tmsg_cache_free(tmsg_cache *c)
+void rhi_tmsg_cache_free(tmsg_cache *c)
 {
     for (size_t i = 0; i < TMSG_CACHE_SLOTS; i++)
         free(atomic_exchange(&c->slot[i], NULL));
@@ -90,13 +91,13 @@ static void *alloc_alone(size_t n)
     return h + 1;
 }
 
-void *tmsg_alloc(tmsg_batch *b, size_t n)
+void *rhi_tmsg_alloc(tmsg_batch *b, size_t n)
 {
     size_t need = sizeof(tmsg_hdr) + HDR_ALIGN(n);
     if (need > TMSG_SHARE_MAX)
         return alloc_alone(n);
     if (b->blk && b->used + need > b->blk->cap)
-        tmsg_batch_end(b);
+        rhi_tmsg_batch_end(b);
     if (!b->blk) {
         if (!(b->blk = block_get(b->cache)))
             return alloc_alone(n);
@@ -111,21 +112,21 @@ void *tmsg_alloc(tmsg_batch *b, size_t n)
     return h + 1;
 }
 
-rh_msg *tmsg_clone(const rh_msg *src)
+rh_msg *rhi_tmsg_clone(const rh_msg *src)
 {
     void *mem = alloc_alone(rh_msg_clone_size(src));
     return mem ? rh_msg_clone_to(src, mem) : NULL;
 }
 
-rh_msg *tmsg_copy(tmsg_batch *b, const rh_msg *src)
+rh_msg *rhi_tmsg_copy(tmsg_batch *b, const rh_msg *src)
 {
-    void *mem = tmsg_alloc(b, rh_msg_clone_size(src));
+    void *mem = rhi_tmsg_alloc(b, rh_msg_clone_size(src));
     return mem ? rh_msg_clone_to(src, mem) : NULL;
 }
 
-tmsg_owner *tmsg_owner_new(tmsg_batch *b, void (*done)(void *arg), void *arg)
+tmsg_owner *rhi_tmsg_owner_new(tmsg_batch *b, void (*done)(void *arg), void *arg)
 {
-    tmsg_owner *o = tmsg_alloc(b, sizeof(*o));
+    tmsg_owner *o = rhi_tmsg_alloc(b, sizeof(*o));
     if (!o)
         return NULL;
     atomic_init(&o->refs, 1);
@@ -134,18 +135,18 @@ tmsg_owner *tmsg_owner_new(tmsg_batch *b, void (*done)(void *arg), void *arg)
     return o;
 }
 
-void tmsg_owner_put(tmsg_owner *o)
+void rhi_tmsg_owner_put(tmsg_owner *o)
 {
     if (atomic_fetch_sub_explicit(&o->refs, 1, memory_order_acq_rel) != 1)
         return;
     if (o->done)
         o->done(o->arg);
-    tmsg_release(o);
+    rhi_tmsg_release(o);
 }
 
-rh_msg *tmsg_copy_ref(tmsg_batch *b, const rh_msg *src, tmsg_owner *o, size_t ref_min)
+rh_msg *rhi_tmsg_copy_ref(tmsg_batch *b, const rh_msg *src, tmsg_owner *o, size_t ref_min)
 {
-    void *mem = tmsg_alloc(b, rh_msg_clone_size_ref(src, ref_min));
+    void *mem = rhi_tmsg_alloc(b, rh_msg_clone_size_ref(src, ref_min));
     if (!mem)
         return NULL;
     ((tmsg_hdr *)mem - 1)->owner = o;
@@ -153,7 +154,7 @@ rh_msg *tmsg_copy_ref(tmsg_batch *b, const rh_msg *src, tmsg_owner *o, size_t re
     return rh_msg_clone_to_ref(src, mem, ref_min);
 }
 
-void tmsg_batch_end(tmsg_batch *b)
+void rhi_tmsg_batch_end(tmsg_batch *b)
 {
     if (b->blk)
         block_put(b->blk, FILL_BIAS - b->handed);
@@ -162,7 +163,7 @@ void tmsg_batch_end(tmsg_batch *b)
     b->handed = 0;
 }
 
-void tmsg_release(void *p)
+void rhi_tmsg_release(void *p)
 {
     if (!p)
         return;
@@ -173,10 +174,10 @@ void tmsg_release(void *p)
     else
         free(h);
     if (o)
-        tmsg_owner_put(o);
+        rhi_tmsg_owner_put(o);
 }
 
-void tmsg_free(rh_msg *m)
+void rhi_tmsg_free(rh_msg *m)
 {
-    tmsg_release(m);
+    rhi_tmsg_release(m);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Messages the transport owns: copies of what the application sends and of
  * what the stream readers decode, made without an allocation per message.
@@ -34,7 +35,7 @@ typedef struct tmsg_cache {
     _Atomic(tmsg_block *) slot[TMSG_CACHE_SLOTS];
 } tmsg_cache;
 
-void tmsg_cache_free(tmsg_cache *c); /* frees the cached blocks */
+void rhi_tmsg_cache_free(tmsg_cache *c); /* frees the cached blocks */
 
 /* A block being filled by one thread. */
 typedef struct tmsg_batch {
@@ -51,30 +52,30 @@ static inline void tmsg_batch_init(tmsg_batch *b, tmsg_cache *cache)
     b->used = 0;
     b->handed = 0;
 }
-/* A copy of src, owned by the caller (free with tmsg_free); NULL when out of
+/* A copy of src, owned by the caller (free with rhi_tmsg_free); NULL when out of
  * memory. Small messages share the batch's block. */
-rh_msg *tmsg_copy(tmsg_batch *b, const rh_msg *src);
+rh_msg *rhi_tmsg_copy(tmsg_batch *b, const rh_msg *src);
 /* n bytes (16-byte aligned) from the batch's block, or alone when larger
- * than TMSG_SHARE_MAX; free with tmsg_release. NULL when out of memory. */
-void *tmsg_alloc(tmsg_batch *b, size_t n);
-void tmsg_release(void *p);
+ * than TMSG_SHARE_MAX; free with rhi_tmsg_release. NULL when out of memory. */
+void *rhi_tmsg_alloc(tmsg_batch *b, size_t n);
+void rhi_tmsg_release(void *p);
 /* Drops the batch's hold on its block (copies made stay valid). */
-void tmsg_batch_end(tmsg_batch *b);
+void rhi_tmsg_batch_end(tmsg_batch *b);
 
 /* Data that copies reference instead of copying (rh_transport_send_ref):
  * done(arg) runs, on whichever thread frees the last of them, once no
  * message refers to it. The owner lives in the batch's block. */
 typedef struct tmsg_owner tmsg_owner;
 /* A new owner with one reference, the caller's; NULL when out of memory. */
-tmsg_owner *tmsg_owner_new(tmsg_batch *b, void (*done)(void *arg), void *arg);
-void tmsg_owner_put(tmsg_owner *o); /* drops a reference */
-/* tmsg_copy, but entry data of at least ref_min bytes stay where they are
+tmsg_owner *rhi_tmsg_owner_new(tmsg_batch *b, void (*done)(void *arg), void *arg);
+void rhi_tmsg_owner_put(tmsg_owner *o); /* drops a reference */
+/* rhi_tmsg_copy, but entry data of at least ref_min bytes stay where they are
  * and the copy holds a reference on o until it is freed. */
-rh_msg *tmsg_copy_ref(tmsg_batch *b, const rh_msg *src, tmsg_owner *o, size_t ref_min);
+rh_msg *rhi_tmsg_copy_ref(tmsg_batch *b, const rh_msg *src, tmsg_owner *o, size_t ref_min);
 
 /* A copy of src in its own allocation. */
-rh_msg *tmsg_clone(const rh_msg *src);
-/* Frees a message made by tmsg_copy or tmsg_clone; NULL is ignored. */
-void tmsg_free(rh_msg *m);
+rh_msg *rhi_tmsg_clone(const rh_msg *src);
+/* Frees a message made by rhi_tmsg_copy or rhi_tmsg_clone; NULL is ignored. */
+void rhi_tmsg_free(rh_msg *m);
 
 #endif

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rh_transport: lifecycle, the command queue between API callers and the
  * loop thread, the peers list (each peer is peer.c's), the status table and
@@ -56,7 +57,7 @@ struct cmd {
     metrics_req *metrics; /* C_METRICS: the waiting caller's request */
     int fd;               /* C_SEND_SNAP: the body's file, owned; -1 when none */
     uint64_t size;        /* C_SEND_SNAP: its size */
-    bool pooled;          /* C_SEND: c and msgs were tmsg_alloc'ed with the copies */
+    bool pooled;          /* C_SEND: c and msgs were rhi_tmsg_alloc'ed with the copies */
     cmd *next;
 };
 
@@ -85,16 +86,16 @@ static void cmd_free(cmd *c)
         close(c->fd);
     rh_strv_free(c->urls, c->n_urls);
     for (size_t i = 0; i < c->n_msgs; i++)
-        tmsg_free(c->msgs[i]);
+        rhi_tmsg_free(c->msgs[i]);
     if (c->pooled) {
-        tmsg_release(c); /* the msgs array is part of it */
+        rhi_tmsg_release(c); /* the msgs array is part of it */
         return;
     }
     free(c->msgs);
     free(c);
 }
 
-void transport_emit(rh_transport *t, int kind, uint64_t peer_id, int32_t type,
+void rhi_transport_emit(rh_transport *t, int kind, uint64_t peer_id, int32_t type,
                     const char *via, const char *text)
 {
     if (!t->cfg.on_event)
@@ -104,7 +105,7 @@ void transport_emit(rh_transport *t, int kind, uint64_t peer_id, int32_t type,
 }
 
 /* Mirrors every peer's status into the [mu] table. */
-void transport_status_changed(rh_transport *t)
+void rhi_transport_status_changed(rh_transport *t)
 {
     size_t n = 0, active = 0;
     for (peer *p = t->peers; p; p = p->next)
@@ -148,14 +149,14 @@ static void on_status_refresh(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    transport_status_changed(arg);
+    rhi_transport_status_changed(arg);
 }
 
 /* Stream attach and loss change only rh_peer_status.streams: refreshed
  * once per loop pass, however many streams came and went in it (a
  * thousand peers' four streams would otherwise rebuild the table 4000
  * times at start). */
-void transport_streams_changed(rh_transport *t)
+void rhi_transport_streams_changed(rh_transport *t)
 {
     if (t->status_refresh)
         event_active(t->status_refresh, 0, 0);
@@ -176,16 +177,16 @@ static void members_changed(rh_transport *t)
         return;
     size_t want = t->n_members * RH_CONNS_PER_MEMBER + 64;
     t->cfg.max_conns = want > RH_DEFAULT_MAX_CONNS ? want : RH_DEFAULT_MAX_CONNS;
-    server_conns_limit_changed(t);
+    rhi_server_conns_limit_changed(t);
 }
 
 static void peers_add(rh_transport *t, uint64_t id, char **urls, size_t n, bool remote)
 {
-    if (peers_find(t, id) || (remote && remotes_find(t, id))) {
+    if (rhi_peers_find(t, id) || (remote && rhi_remotes_find(t, id))) {
         rh_strv_free(urls, n);
         return;
     }
-    peer *old = remotes_find(t, id);
+    peer *old = rhi_remotes_find(t, id);
     if (old) {
         /* the issue's rule: a remote stops when the member becomes a peer
          * (etcd 3.4 keeps it until Stop, unused while the peer exists, and
@@ -193,7 +194,7 @@ static void peers_add(rh_transport *t, uint64_t id, char **urls, size_t n, bool 
         peers_unlink(t, old);
         rh_logf(RH_LOG_INFO, "remote %016llx became a peer", (unsigned long long)id);
     }
-    peer *p = peer_new(t, id, urls, n, remote);
+    peer *p = rhi_peer_new(t, id, urls, n, remote);
     if (!p) {
         rh_logf(RH_LOG_ERROR, "adding %016llx: out of memory", (unsigned long long)id);
         return;
@@ -202,16 +203,16 @@ static void peers_add(rh_transport *t, uint64_t id, char **urls, size_t n, bool 
     t->peers = p;
     t->n_members++;
     members_changed(t);
-    peer_start(p);
+    rhi_peer_start(p);
     rh_logf(RH_LOG_INFO, "added %s %016llx (%s)", remote ? "remote" : "peer",
             (unsigned long long)id, p->n_urls ? p->urls[0] : "no URL");
-    transport_status_changed(t);
+    rhi_transport_status_changed(t);
 }
 
-void transport_add_remote_from_header(rh_transport *t, uint64_t id, const char *urls,
+void rhi_transport_add_remote_from_header(rh_transport *t, uint64_t id, const char *urls,
                                       size_t len)
 {
-    if (len == 0 || peers_find(t, id) || remotes_find(t, id))
+    if (len == 0 || rhi_peers_find(t, id) || rhi_remotes_find(t, id))
         return;
     /* members learned from the wire are bounded (etcd's are not): a sender
      * inventing IDs cannot grow our memory */
@@ -256,8 +257,8 @@ static void peers_unlink(rh_transport *t, peer *p)
             *pp = p->next;
             t->n_members--;
             members_changed(t);
-            peer_destroy(p);
-            transport_status_changed(t);
+            rhi_peer_destroy(p);
+            rhi_transport_status_changed(t);
             return;
         }
     }
@@ -265,7 +266,7 @@ static void peers_unlink(rh_transport *t, peer *p)
 
 static void peers_remove(rh_transport *t, uint64_t id)
 {
-    peer *p = peers_find(t, id);
+    peer *p = rhi_peers_find(t, id);
     if (p) {
         rh_logf(RH_LOG_INFO, "removed peer %016llx", (unsigned long long)id);
         peers_unlink(t, p);
@@ -274,35 +275,35 @@ static void peers_remove(rh_transport *t, uint64_t id)
 
 static void peers_update(rh_transport *t, uint64_t id, char **urls, size_t n)
 {
-    peer *p = peers_find(t, id);
+    peer *p = rhi_peers_find(t, id);
     if (!p) {
         rh_strv_free(urls, n);
         return;
     }
-    peer_update_urls(p, urls, n);
+    rhi_peer_update_urls(p, urls, n);
 }
 
 /* To the peer or remote m->to; the peer picks the channel. */
 static void peers_send(rh_transport *t, rh_msg *m)
 {
-    peer *p = peers_find(t, m->to);
+    peer *p = rhi_peers_find(t, m->to);
     if (!p)
-        p = remotes_find(t, m->to);
+        p = rhi_remotes_find(t, m->to);
     if (!p) {
         rh_logf(RH_LOG_DEBUG, "ignored message to unknown peer %016llx",
                 (unsigned long long)m->to);
-        transport_emit(t, RH_EV_DROPPED, m->to, m->type, NULL, "unknown peer");
-        tmsg_free(m);
+        rhi_transport_emit(t, RH_EV_DROPPED, m->to, m->type, NULL, "unknown peer");
+        rhi_tmsg_free(m);
         return;
     }
-    peer_send(p, m);
+    rhi_peer_send(p, m);
 }
 
 /* only NULL: every peer and remote */
 static void peers_set_paused(rh_transport *t, bool paused)
 {
     for (peer *p = t->peers; p; p = p->next)
-        peer_set_paused(p, paused);
+        rhi_peer_set_paused(p, paused);
 }
 
 static void run_cmd(rh_transport *t, cmd *c)
@@ -335,16 +336,16 @@ static void run_cmd(rh_transport *t, cmd *c)
         c->urls = NULL;
         break;
     case C_SEND_SNAP:
-        snapshot_send_start(t, c->msgs[0], c->fd, c->size);
+        rhi_snapshot_send_start(t, c->msgs[0], c->fd, c->size);
         c->msgs[0] = NULL;
         c->n_msgs = 0;
         c->fd = -1;
         break;
     case C_CUT:
     case C_MEND: {
-        peer *p = peers_find(t, c->id); /* an unknown ID cuts nothing (not everyone) */
+        peer *p = rhi_peers_find(t, c->id); /* an unknown ID cuts nothing (not everyone) */
         if (p)
-            peer_set_paused(p, c->op == C_CUT);
+            rhi_peer_set_paused(p, c->op == C_CUT);
         else
             rh_logf(RH_LOG_DEBUG, "%s unknown peer %016llx: ignored",
                     c->op == C_CUT ? "cut" : "mend", (unsigned long long)c->id);
@@ -433,7 +434,7 @@ static int post_simple(rh_transport *t, int op, uint64_t id, const char *const *
 
 static void metrics_answer(rh_transport *t, metrics_req *r)
 {
-    size_t n = transport_metrics_text(t, r->buf, r->cap);
+    size_t n = rhi_transport_metrics_text(t, r->buf, r->cap);
     pthread_mutex_lock(&r->mu);
     r->n = n;
     r->done = true;
@@ -584,11 +585,11 @@ rh_transport *rh_transport_new(const rh_transport_config *cfg, char *err, size_t
     }
     t->wake = event_new(t->base, -1, EV_PERSIST | EV_READ, on_wake, t);
     t->status_refresh = event_new(t->base, -1, 0, on_status_refresh, t);
-    if (cfg->tls.cert_file && *cfg->tls.cert_file && !(t->tls = tls_new(&cfg->tls, err, errlen))) {
+    if (cfg->tls.cert_file && *cfg->tls.cert_file && !(t->tls = rhi_tls_new(&cfg->tls, err, errlen))) {
         rh_transport_free(t);
         return NULL;
     }
-    if (server_listen(t, err, errlen) != 0) {
+    if (rhi_server_listen(t, err, errlen) != 0) {
         rh_transport_free(t);
         return NULL;
     }
@@ -607,7 +608,7 @@ int rh_transport_listen_port(const rh_transport *t, size_t i)
 
 int rh_transport_start(rh_transport *t)
 {
-    int rc = delivery_start(t);
+    int rc = rhi_delivery_start(t);
     if (rc)
         return rc;
     rc = pthread_create(&t->loop_thread, NULL, loop_main, t);
@@ -632,10 +633,10 @@ void rh_transport_free(rh_transport *t)
     while (t->peers) {
         peer *p = t->peers;
         t->peers = p->next;
-        peer_destroy(p);
+        rhi_peer_destroy(p);
     }
-    server_close_all(t);
-    snapshot_send_free_all(t);
+    rhi_server_close_all(t);
+    rhi_snapshot_send_free_all(t);
     for (cmd *c = t->cmds_head; c;) {
         cmd *next = c->next;
         if (c->op == C_METRICS)
@@ -643,14 +644,14 @@ void rh_transport_free(rh_transport *t)
         cmd_free(c);
         c = next;
     }
-    delivery_stop(t);
+    rhi_delivery_stop(t);
     if (t->wake)
         event_free(t->wake);
     if (t->status_refresh)
         event_free(t->status_refresh);
     if (t->base)
         event_base_free(t->base);
-    tls_free(t->tls); /* after every connection: their SSLs are gone */
+    rhi_tls_free(t->tls); /* after every connection: their SSLs are gone */
     free(t->ports);
     rh_strv_free(t->listen, t->n_listen);
     rh_strv_free(t->advertise, t->n_advertise);
@@ -668,7 +669,7 @@ void rh_transport_free(rh_transport *t)
     pthread_cond_destroy(&t->dq.cond);
     free(t->read_buf);
     free(t->write_buf);
-    tmsg_cache_free(&t->msg_cache); /* last: every message is gone by now */
+    rhi_tmsg_cache_free(&t->msg_cache); /* last: every message is gone by now */
     free(t);
 }
 
@@ -704,7 +705,7 @@ int rh_transport_add_remote(rh_transport *t, uint64_t id, const char *const *url
  * when o is given, copied otherwise. */
 static rh_msg *send_copy(tmsg_batch *b, const rh_msg *src, tmsg_owner *o)
 {
-    return o ? tmsg_copy_ref(b, src, o, RH_SCATTER_REF_MIN) : tmsg_copy(b, src);
+    return o ? rhi_tmsg_copy_ref(b, src, o, RH_SCATTER_REF_MIN) : rhi_tmsg_copy(b, src);
 }
 
 static int send_msgs(rh_transport *t, const rh_msg *msgs, size_t n, tmsg_batch *b,
@@ -721,7 +722,7 @@ static int send_msgs(rh_transport *t, const rh_msg *msgs, size_t n, tmsg_batch *
         }
         return 0;
     }
-    cmd *c = tmsg_alloc(b, sizeof(cmd) + (n ? n : 1) * sizeof(rh_msg *));
+    cmd *c = rhi_tmsg_alloc(b, sizeof(cmd) + (n ? n : 1) * sizeof(rh_msg *));
     if (!c)
         return -ENOMEM;
     memset(c, 0, sizeof(*c));
@@ -747,7 +748,7 @@ int rh_transport_send(rh_transport *t, const rh_msg *msgs, size_t n)
     tmsg_batch b;
     tmsg_batch_init(&b, &t->msg_cache);
     int rc = send_msgs(t, msgs, n, &b, NULL);
-    tmsg_batch_end(&b);
+    rhi_tmsg_batch_end(&b);
     return rc;
 }
 
@@ -756,16 +757,16 @@ int rh_transport_send_ref(rh_transport *t, const rh_msg *msgs, size_t n,
 {
     tmsg_batch b;
     tmsg_batch_init(&b, &t->msg_cache);
-    tmsg_owner *o = tmsg_owner_new(&b, done, arg);
+    tmsg_owner *o = rhi_tmsg_owner_new(&b, done, arg);
     if (!o) {
-        tmsg_batch_end(&b);
+        rhi_tmsg_batch_end(&b);
         if (done)
             done(arg);
         return -ENOMEM;
     }
     int rc = send_msgs(t, msgs, n, &b, o);
-    tmsg_batch_end(&b);
-    tmsg_owner_put(o);
+    rhi_tmsg_batch_end(&b);
+    rhi_tmsg_owner_put(o);
     return rc;
 }
 
@@ -779,7 +780,7 @@ int rh_transport_send_snapshot(rh_transport *t, const rh_msg *m, int fd, uint64_
     c->fd = fd;
     c->size = size;
     c->msgs = calloc(1, sizeof(rh_msg *));
-    if (!c->msgs || !(c->msgs[0] = tmsg_clone(m))) {
+    if (!c->msgs || !(c->msgs[0] = rhi_tmsg_clone(m))) {
         cmd_free(c);
         return -ENOMEM;
     }
@@ -839,7 +840,7 @@ size_t rh_transport_active_peers(rh_transport *t)
 size_t rh_transport_metrics(rh_transport *t, char *buf, size_t cap)
 {
     if (!t->started || pthread_equal(pthread_self(), t->loop_thread))
-        return transport_metrics_text(t, buf, cap);
+        return rhi_transport_metrics_text(t, buf, cap);
     metrics_req r = {.buf = buf, .cap = cap};
     pthread_mutex_init(&r.mu, NULL);
     pthread_cond_init(&r.cond, NULL);

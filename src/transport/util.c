@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Small pieces the transport files share: logs, clocks, URLs, sockets,
  * the bounded message queue, version strings. */
 #include <errno.h>
@@ -141,7 +142,7 @@ int rh_bev_send(struct bufferevent *bev, const void *p, size_t n)
     struct evbuffer *out = bufferevent_get_output(bev);
     evutil_socket_t fd = bufferevent_getfd(bev);
     ssize_t k = 0;
-    if (fd >= 0 && evbuffer_get_length(out) == 0 && !conn_is_tls(bev)) {
+    if (fd >= 0 && evbuffer_get_length(out) == 0 && !rhi_conn_is_tls(bev)) {
         k = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (k < 0)
             k = 0; /* the buffer's write reports any error */
@@ -159,7 +160,7 @@ void rh_bev_tune(struct bufferevent *bev)
     bufferevent_set_max_single_write(bev, RH_IO_MAX);
 }
 
-int transport_response_head(struct bufferevent *bev, rh_http_parser *hp,
+int rhi_transport_response_head(struct bufferevent *bev, rh_http_parser *hp,
                             rh_http_response *resp, rh_err *err)
 {
     struct evbuffer *in = bufferevent_get_input(bev);
@@ -178,7 +179,7 @@ int transport_response_head(struct bufferevent *bev, rh_http_parser *hp,
     }
 }
 
-size_t transport_request_head(rh_transport *t, char *out, size_t cap, const char *method,
+size_t rhi_transport_request_head(rh_transport *t, char *out, size_t cap, const char *method,
                               const char *target, const char *url,
                               const rh_http_header *extra, size_t n_extra)
 {
@@ -204,11 +205,11 @@ size_t transport_request_head(rh_transport *t, char *out, size_t cap, const char
 }
 
 /* The ring grows as messages come (16, 32, ... up to cap) and is given
- * back by msgq_trim when empty: an idle peer's queues hold no memory
+ * back by rhi_msgq_trim when empty: an idle peer's queues hold no memory
  * (4096 slots are 64 KiB, and a writer has one per stream kind). */
 #define MSGQ_FIRST 16
 
-int msgq_init(msgq *q, size_t cap, size_t max_bytes)
+int rhi_msgq_init(msgq *q, size_t cap, size_t max_bytes)
 {
     q->items = NULL;
     q->alloc = 0;
@@ -218,21 +219,21 @@ int msgq_init(msgq *q, size_t cap, size_t max_bytes)
     return 0;
 }
 
-void msgq_clear(msgq *q)
+void rhi_msgq_clear(msgq *q)
 {
     while (q->len)
-        tmsg_free(msgq_pop(q));
+        rhi_tmsg_free(rhi_msgq_pop(q));
 }
 
-void msgq_free(msgq *q)
+void rhi_msgq_free(msgq *q)
 {
-    msgq_clear(q);
+    rhi_msgq_clear(q);
     free(q->items);
     q->items = NULL;
     q->alloc = 0;
 }
 
-void msgq_trim(msgq *q)
+void rhi_msgq_trim(msgq *q)
 {
     if (q->len == 0 && q->items) {
         free(q->items);
@@ -258,7 +259,7 @@ static bool msgq_grow(msgq *q)
     return true;
 }
 
-bool msgq_push(msgq *q, rh_msg *m, size_t size)
+bool rhi_msgq_push(msgq *q, rh_msg *m, size_t size)
 {
     /* one message always fits an empty queue, however large (else a message
      * over the byte bound could never be sent) */
@@ -274,7 +275,7 @@ bool msgq_push(msgq *q, rh_msg *m, size_t size)
     return true;
 }
 
-rh_msg *msgq_pop(msgq *q)
+rh_msg *rhi_msgq_pop(msgq *q)
 {
     if (!q->len)
         return NULL;

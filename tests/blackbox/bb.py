@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Black-box harness: `rafthttp node` processes only, driven through the
 contract of docs/node-cli.md (flags, JSON Lines on stdin, events on
 stdout, exit statuses, the HTTP endpoints of the listen URL).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Black-box tests: `rafthttp node` processes only (several C members over
 # loopback, raw HTTP and small fake peers written in Python), through the
 # contract of docs/node-cli.md: every flag, command and event, the

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """`rafthttp node` flags, black-box (docs/node-cli.md, "Flags").
 
 usage: test_flags.py RAFTHTTP_BIN

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The listen URL's own HTTP surface, black-box (docs/node-cli.md):
 GET /version, GET /members, GET /metrics (--metrics), and the server
 limits: --read-header-timeout (default 10 s: a head not complete in time

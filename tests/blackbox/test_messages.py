@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Messages between `rafthttp node` processes, black-box
 (docs/node-cli.md "Messages (JSON)", "Standard input", recv and sent
 events, --reply, --trace-sent; docs/json.md for the exact printed form).

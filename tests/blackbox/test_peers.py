@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Commands and events of `rafthttp node`, black-box
 (docs/node-cli.md "Standard input", "Standard output: events").
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Snapshots between `rafthttp node` processes, black-box
 (docs/node-cli.md: a MsgSnap with "snapshotFile" is etcd's merged
 snapshot on /raft/snapshot; the receiver saves the body in --snap-dir as

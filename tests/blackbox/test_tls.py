@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Peer TLS of `rafthttp node`, black-box: C nodes over https:// and raw
 TLS clients written with Python's ssl module, certificates from
 tests/tls/make-certs.sh.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # `rafthttp decode` / `rafthttp encode` against the Go golden files
 # (docs/json.md): decode prints exactly what Go's decoders saw, encode and
 # decode round-trip, and broken streams and bad usage fail the documented way.

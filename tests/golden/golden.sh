@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Golden tests, Go side: build tests/golden/gen against etcd 3.4's own
 # rafthttp/raftpb (Debian golang-etcd-server-dev, GOPATH mode) and run it.
 #

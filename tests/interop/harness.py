@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Process harness for interop tests: start members, read their JSON Lines
 events with timeouts, send commands, and kill everything at exit.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Raft messages as docs/json.md prints them (key order included), for
 comparing what a member reports in a recv event with what was sent."""
 import base64

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Interop tests against real peers: etcd 3.4's Go rafthttp (gopeer) and
 # real etcd 3.4.23 members.
 #

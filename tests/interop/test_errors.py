@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Every stream error status of rafthttp's stream handler, from raw HTTP,
 against a C `rafthttp node` and against etcd 3.4's Go rafthttp (gopeer) for
 comparison; then the dialer's side of 410 and of 412 cluster ID mismatch,

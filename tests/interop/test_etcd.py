@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Two real etcd 3.4.23 members plus one C `rafthttp node` in one cluster.
 
 usage: test_etcd.py RAFTHTTP_BIN [ETCD_BIN]      (ETCD_BIN default /usr/bin/etcd)

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """test_etcd.py over mutual TLS: two real etcd 3.4.23 members and one C
 `rafthttp node`, each with --peer-cert-file, --peer-key-file,
 --peer-trusted-ca-file and --peer-client-cert-auth, https:// peer URLs.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """test_tls_refusals.py against a real etcd 3.4.23 member instead of gopeer:
 refused TLS handshakes between the C node and etcd, both ways, with the
 refusing side's log line and, for C, its counter.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """C `rafthttp node` against etcd 3.4's Go rafthttp over mutual TLS.
 
 usage: test_go_tls.py RAFTHTTP_BIN GOPEER_BIN [SIZES_MIB...]

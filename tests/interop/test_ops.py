@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Operations on a live transport, C `rafthttp node` against real peers:
 etcd 3.4's Go rafthttp (gopeer) and a real etcd 3.4.23 cluster.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Snapshots between etcd's Go rafthttp and the C node (POST /raft/snapshot),
 both directions.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Refused TLS handshakes between the C node and etcd's Go rafthttp
 (gopeer), both ways: each side refusing the other, with the refusing
 side's log line and, for C, its counter.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Makes, in OUTDIR (created if missing), the PEM test PKI for TLS tests of
 # etcd peer traffic: a test CA, member certs m1..m3 (serverAuth+clientAuth),
 # an expired cert, a cert from a second CA, a wrong-CN cert, a DNS-only /

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A minimal test harness: CHECK records a failure and goes on, TEST runs a
  * function by name, main returns the failure count (ctest: nonzero = fail).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Golden test against etcd's own Go code (files from tests/golden/golden.sh).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The HTTP/1.1 framing layer: heads, body framing, chunked, serializers,
  * paths and IDs.

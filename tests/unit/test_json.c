@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The JSON module: the parser on valid, invalid and hostile input, the
  * writer helpers and base64, and raftpb <-> JSON as docs/json.md pins it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `rafthttp node`'s SHA-1 and etcd's ID derivation. The SHA-1 vectors are
  * FIPS 180-2's; the ID vectors were printed by etcd 3.4's own code

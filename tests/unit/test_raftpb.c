@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* raftpb codec: exact bytes of etcd 3.4, decoding rules, hostile input. */
 #include <stdint.h>
 #include <stdlib.h>

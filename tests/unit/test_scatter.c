@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Scatter encoding: the pieces concatenate to rh_stream_encode's bytes, the
  * encoder state follows it, large bytes fields are referenced in place. */
 #include <stdint.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Stream framings: etcd's msgappv2 term/index rules, input split anywhere,
  * hostile headers. */
 #include <stdint.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Two transports in one process over loopback TCP: streams come up both
  * ways, messages of every type arrive in order on the right channel, a

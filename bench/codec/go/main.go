@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Go side of the codec benchmark: etcd 3.4's gogoproto raftpb marshaller and
 // unmarshaller on the same three MsgApp messages as bench_codec.c.
 //

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package msgjson
 
 // Fields of newer raft versions (field 13 "vote", field 14 "responses") that

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package msgjson prints etcd 3.4 raft messages as the JSON of docs/json.md,
 // byte for byte. It is shared by the two Go test programs that must print
 // exactly what the C code prints:

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Golden-test shim: this file is copied by tests/golden/golden.sh into a
 // shadow copy of etcd's rafthttp package (all other files of which are
 // symlinks to the system etcd 3.4 source), so that the golden generator can

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package main
 
 // The golden files' JSON (docs/json.md). MSG objects and their parts are

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Command golden-gen writes the golden files of tests/golden with etcd 3.4's
 // own Go code (raftpb and the rafthttp stream codecs), and verifies the
 // files the C implementation writes back. See tests/golden/README.md and

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package main
 
 // verify mode: check the C-written files against etcd's own decoders.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Build the Go interop peer (tests/interop/gopeer) against Debian's etcd 3.4
 # source (golang-etcd-server-dev), GOPATH mode, no network.
 #

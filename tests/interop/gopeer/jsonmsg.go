@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package main
 
 // The loose MSG/command parser of docs/json.md ("Input accepted by rafthttp

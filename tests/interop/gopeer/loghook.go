@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package main
 
 // Logging: zap JSON to stderr at the chosen level, teed with a core that

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // gopeer: one etcd 3.4 rafthttp member (Debian's etcd source, the real Go
 // rafthttp.Transport) behind the JSON Lines interface of `rafthttp node`
 // (docs/node-cli.md, docs/json.md), as the Go side of interop tests.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Self-test of the Go interop peer: two gopeers (etcd 3.4's real rafthttp)
 # talking to each other over loopback, driven through their JSON Lines
 # interface exactly as interop tests drive them.
