@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rafthttp/log.h"
 #include "rafthttp/raftpb.h"
 
 #ifdef __cplusplus
@@ -165,6 +166,11 @@ typedef struct rh_transport_config {
     bool trace_sent;              /* emit RH_EV_SENT once a frame left for the socket */
     rh_tls_config tls;            /* for https:// URLs; cert_file unset: no TLS */
     void *event_ctx;
+    rh_log_fn log;                /* optional: the transport's log lines (log.h);
+                                   * NULL: standard error */
+    void *log_ctx;
+    int log_level;                /* rh_log_level: lines below it are not made;
+                                   * 0: RH_LOG_INFO */
 } rh_transport_config;
 
 /* Returns NULL with a message in err (if given) on a bad config or a port

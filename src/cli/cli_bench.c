@@ -194,7 +194,8 @@ static int process1(void *ctx, const rh_msg *m, const char *via)
             b->samples = n;
             b->cap_samples = cap;
         }
-        b->samples[b->n_samples++] = (uint64_t)(now - atomic_load_explicit(&b->ping_ns, memory_order_relaxed));
+        b->samples[b->n_samples++] =
+            (uint64_t)(now - atomic_load_explicit(&b->ping_ns, memory_order_relaxed));
     }
     atomic_fetch_add_explicit(&b->pongs, 1, memory_order_release);
     if (!atomic_load_explicit(&b->stop, memory_order_acquire))
@@ -317,6 +318,7 @@ static rh_transport *make_transport(bench *b, uint64_t id, int (*process)(void *
         .raft = {.ctx = b, .process = process},
         .on_event = on_event,
         .event_ctx = b,
+        .log_level = rh_log_level, /* errors only unless RAFTHTTP_BENCH_LOG */
         .delivery = b->deliver,
     };
     if (b->tls_dir)

@@ -135,6 +135,9 @@ const char cli_node_help[] =
     "  Observability\n"
     "    --metrics[=false]        serve Prometheus text at /metrics (default on)\n"
     "    --log-level L            debug, info, warn or error (default info)\n"
+    "    --log-format F           text (default) or json: one JSON object a line\n"
+    "                             as etcd's zap logger writes them (level, ts,\n"
+    "                             msg, local-member-id, remote-peer-id)\n"
     "  Peer TLS (for https:// URLs; each also as etcd's --peer-NAME)\n"
     "    --cert-file F, --key-file F   our certificate and key (PEM), both sides\n"
     "    --trusted-ca-file F      CAs the other side's certificate must chain to;\n"
@@ -200,12 +203,70 @@ typedef struct node {
 
 /* ---- logs (stderr) ------------------------------------------------------------------ */
 
+static bool log_json;        /* --log-format json; set before any thread starts */
+static uint64_t log_local_id;
+
+/* --log-format json: one line as etcd's zap logger writes it ("level",
+ * "ts", "msg", then "local-member-id" and "remote-peer-id" in etcd's hex),
+ * written with one call so lines of threads do not mix. */
+static void json_log_line(int level, int64_t time_ns, const char *msg, uint64_t local,
+                          uint64_t peer)
+{
+    time_t sec = (time_t)(time_ns / 1000000000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    char ts[80], id[17];
+    snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             (long)(time_ns % 1000000000 / 1000));
+    rh_buf b;
+    rh_buf_init(&b);
+    rh_buf_puts(&b, "{\"level\":\"");
+    rh_buf_puts(&b, rh_log_level_name(level));
+    rh_buf_puts(&b, "\",\"ts\":\"");
+    rh_buf_puts(&b, ts);
+    rh_buf_puts(&b, "\",\"msg\":");
+    rh_json_put_string(&b, msg, strlen(msg));
+    if (local) {
+        snprintf(id, sizeof(id), "%llx", (unsigned long long)local);
+        rh_buf_puts(&b, ",\"local-member-id\":\"");
+        rh_buf_puts(&b, id);
+        rh_buf_putc(&b, '"');
+    }
+    if (peer) {
+        snprintf(id, sizeof(id), "%llx", (unsigned long long)peer);
+        rh_buf_puts(&b, ",\"remote-peer-id\":\"");
+        rh_buf_puts(&b, id);
+        rh_buf_putc(&b, '"');
+    }
+    rh_buf_puts(&b, "}\n");
+    if (!b.failed)
+        fwrite(b.data, 1, b.len, stderr);
+    rh_buf_free(&b);
+}
+
+/* The transport's lines, with --log-format json (config.log). */
+static void on_log(void *ctx, const rh_log_record *r)
+{
+    (void)ctx;
+    json_log_line(r->level, r->time_ns, r->msg, r->local_id, r->peer_id);
+}
+
 static void node_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void node_log(int level, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    rh_vlogf("rafthttp node", level, fmt, ap);
+    if (!log_json) {
+        rh_vlogf("rafthttp node", level, fmt, ap);
+    } else if (level >= rh_log_level) {
+        char msg[1024];
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        json_log_line(level, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec, msg,
+                      log_local_id, 0);
+    }
     va_end(ap);
 }
 
@@ -276,7 +337,7 @@ static void ev_emit(node *n, rh_buf *b)
 {
     rh_buf_puts(b, "}\n");
     if (b->failed) {
-        node_log(3, "out of memory building an event; event lost");
+        node_log(RH_LOG_ERROR, "out of memory building an event; event lost");
         return;
     }
     pthread_mutex_lock(&n->out_mu);
@@ -287,7 +348,7 @@ static void ev_emit(node *n, rh_buf *b)
             continue;
         if (w < 0) {
             n->out_failed = true;
-            node_log(3, "write stdout: %s; no more events are written", strerror(errno));
+            node_log(RH_LOG_ERROR, "write stdout: %s; no more events are written", strerror(errno));
             break;
         }
         off += (size_t)w;
@@ -545,7 +606,7 @@ static void on_event(void *ctx, const rh_event *ev)
         rh_buf_free(&b);
         break;
     default:
-        node_log(0, "ignored transport event of kind %d", ev->kind);
+        node_log(RH_LOG_DEBUG, "ignored transport event of kind %d", ev->kind);
         break;
     }
 }
@@ -919,7 +980,7 @@ static void *reader_main(void *arg)
     bool skipping = false; /* inside a line over NODE_MAX_LINE */
     uint64_t lineno = 0;
     if (!buf) {
-        node_log(3, "reading standard input: out of memory");
+        node_log(RH_LOG_ERROR, "reading standard input: out of memory");
         return NULL;
     }
     for (;;) {
@@ -956,7 +1017,7 @@ static void *reader_main(void *arg)
             size_t ncap = cap * 2;
             char *nb = realloc(buf, ncap);
             if (!nb) {
-                node_log(3, "reading standard input: out of memory");
+                node_log(RH_LOG_ERROR, "reading standard input: out of memory");
                 goto out;
             }
             buf = nb;
@@ -965,14 +1026,14 @@ static void *reader_main(void *arg)
         int w = wait_input(n);
         if (w <= 0) {
             if (w < 0)
-                node_log(3, "poll: %s", strerror(errno));
+                node_log(RH_LOG_ERROR, "poll: %s", strerror(errno));
             goto out;
         }
         ssize_t r = read(STDIN_FILENO, buf + len, cap - len);
         if (r < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
         if (r < 0) {
-            node_log(2, "reading standard input: %s", strerror(errno));
+            node_log(RH_LOG_WARN, "reading standard input: %s", strerror(errno));
             break;
         }
         if (r == 0)
@@ -983,7 +1044,7 @@ static void *reader_main(void *arg)
     if (len && !skipping && handle_line(n, buf, len))
         request_stop(n);
     else
-        node_log(1, "end of standard input; serving until SIGINT, SIGTERM");
+        node_log(RH_LOG_INFO, "end of standard input; serving until SIGINT, SIGTERM");
 out:
     free(buf);
     return NULL;
@@ -1019,7 +1080,7 @@ static void node_free(node *n)
     /* the temp snapshot dir goes when nothing was received into it; received
      * snapshots are never deleted (they are what the user came for) */
     if (n->snap_dir_temp && rmdir(n->snap_dir) != 0 && errno == ENOTEMPTY)
-        node_log(1, "received snapshots are kept in %s", n->snap_dir);
+        node_log(RH_LOG_INFO, "received snapshots are kept in %s", n->snap_dir);
     n->snap_dir_temp = false;
     for (size_t i = 0; i < n->n_peers; i++)
         free_urls(n->peers[i].urls, n->peers[i].n_urls);
@@ -1042,8 +1103,10 @@ int cli_node_main(int argc, char **argv)
     if (done)
         return status;
     rh_log_level = n->args.log_level;
+    log_json = n->args.log_json;
+    log_local_id = n->args.id;
     if (!n->args.metrics)
-        node_log(2, "--metrics=false: the transport always serves /metrics");
+        node_log(RH_LOG_WARN, "--metrics=false: the transport always serves /metrics");
 
     pthread_mutex_init(&n->out_mu, NULL);
     pthread_mutex_init(&n->mu, NULL);
@@ -1100,6 +1163,8 @@ int cli_node_main(int argc, char **argv)
         .trace_sent = n->args.trace_sent,
         .snap_dir = n->snap_dir,
         .head_timeout_ms = n->args.head_timeout_ms,
+        .log = n->args.log_json ? on_log : NULL,
+        .log_level = n->args.log_level,
         .handshake_timeout_ms = n->args.handshake_timeout_ms,
         .max_handshakes = (size_t)n->args.max_handshakes,
         .max_head = (size_t)n->args.max_header_bytes,
@@ -1146,7 +1211,7 @@ int cli_node_main(int argc, char **argv)
     int port0 = rh_transport_listen_port(n->t, 0);
     if (port0 <= 0 || !node_url_with_port(n->args.listen[0], port0, where, sizeof(where)))
         snprintf(where, sizeof(where), "%s", n->args.listen[0]);
-    node_log(1, "member %s of cluster %s serving on %s (%zu peers)", id, cid, where,
+    node_log(RH_LOG_INFO, "member %s of cluster %s serving on %s (%zu peers)", id, cid, where,
              n->args.n_peers);
 
     pthread_t reader;
@@ -1154,15 +1219,15 @@ int cli_node_main(int argc, char **argv)
     if (pipe(n->wake) == 0 && pthread_create(&reader, NULL, reader_main, n) == 0)
         reading = true;
     else
-        node_log(3, "cannot start reading standard input: %s", strerror(errno));
+        node_log(RH_LOG_ERROR, "cannot start reading standard input: %s", strerror(errno));
 
     int sig = 0;
     while (sigwait(&sigs, &sig) != 0)
         ;
     if (atomic_load(&n->stop_cmd))
-        node_log(1, "stopping: stop command");
+        node_log(RH_LOG_INFO, "stopping: stop command");
     else
-        node_log(1, "stopping on signal %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        node_log(RH_LOG_INFO, "stopping on signal %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
 
     if (reading) {
         ssize_t w;
@@ -1177,6 +1242,6 @@ int cli_node_main(int argc, char **argv)
         if (n->wake[i] >= 0)
             close(n->wake[i]);
     node_free(n);
-    node_log(1, "stopped");
+    node_log(RH_LOG_INFO, "stopped");
     return CLI_EXIT_OK;
 }

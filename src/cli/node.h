@@ -64,7 +64,8 @@ typedef struct node_args {
     bool metrics;                    /* --metrics (the transport always serves it) */
     bool trace_sent;                 /* report sent events */
     bool echo_resp;                  /* --reply echo-resp */
-    int log_level;                   /* 0..3 = debug..error */
+    int log_level;                   /* rh_log_level */
+    bool log_json;                   /* --log-format json */
     int head_timeout_ms;             /* --read-header-timeout */
     int handshake_timeout_ms;        /* --handshake-timeout */
     uint64_t max_handshakes;         /* --max-handshakes */

@@ -356,12 +356,11 @@ static int version_flag(const char *name, const char *val, const char **out)
 
 static int log_level_of(const char *s)
 {
-    static const char *names[] = {"debug", "info", "warn", "error"};
-    for (int i = 0; i < 4; i++)
-        if (strcmp(s, names[i]) == 0)
-            return i;
+    for (int l = RH_LOG_DEBUG; l <= RH_LOG_ERROR; l++)
+        if (strcmp(s, rh_log_level_name(l)) == 0)
+            return l;
     if (strcmp(s, "warning") == 0)
-        return 2;
+        return RH_LOG_WARN;
     return -1;
 }
 
@@ -749,7 +748,7 @@ int node_parse_args(int argc, char **argv, node_args *a, bool *done)
     a->max_header_bytes = RH_HTTP_DEFAULT_MAX_HEAD;
     a->max_body_bytes = RH_DEFAULT_MAX_BODY;
     a->metrics = true;
-    a->log_level = 1;
+    a->log_level = RH_LOG_INFO;
     *done = true;
     strv listen = {0}, advertise = {0};
     const char *name = NULL, *ic = NULL, *token = NULL;
@@ -864,6 +863,14 @@ int node_parse_args(int argc, char **argv, node_args *a, bool *done)
                                      "or error", val);
                 goto fail;
             }
+        } else if (VALUE_FLAG("log-format")) {
+            if (r < 0)
+                goto usage;
+            if (strcmp(val, "json") != 0 && strcmp(val, "text") != 0) {
+                rc = cli_usage_error(CMD, "--log-format: \"%s\" is not text or json", val);
+                goto fail;
+            }
+            a->log_json = strcmp(val, "json") == 0;
         } else if (BOOL_FLAG("metrics")) {
             if (r < 0)
                 goto usage;

@@ -202,7 +202,7 @@ const char *rhi_conn_event_text(rh_transport *t, struct bufferevent *bev, short 
         if (suppressed)
             snprintf(more, sizeof(more), " (%llu more like it in the last second)",
                      (unsigned long long)suppressed);
-        rh_logf(RH_LOG_WARN, "refused TLS handshake %s %s%s%s (%s): %s [%s]%s",
+        rh_logp(RH_LOG_WARN, peer_id, "refused TLS handshake %s %s%s%s (%s): %s [%s]%s",
                 server ? "from" : "to", addr, who[0] ? ", member " : "", who, cert,
                 why, rhi_tls_reason_name(reason), more);
     }

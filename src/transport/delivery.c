@@ -74,7 +74,7 @@ static bool ring_grow(delivery *d)
 static void process_logged(rh_transport *t, const rh_msg *m, const char *via, uint64_t from)
 {
     if (t->cfg.raft.process(t->cfg.raft.ctx, m, via) != 0)
-        rh_logf(RH_LOG_WARN, "process of %s from %016llx failed",
+        rh_logp(RH_LOG_WARN, from, "process of %s from %llx failed",
                 rh_msg_type_name(m->type) ? rh_msg_type_name(m->type) : "message",
                 (unsigned long long)from);
 }
@@ -159,6 +159,7 @@ static void *delivery_main(void *arg)
     rh_transport *t = arg;
     delivery *d = &t->dq;
     delivery_item batch[POP_BATCH];
+    rhi_log_bind(&t->log_sink);
     for (;;) {
         pthread_mutex_lock(&d->mu);
         while (d->len == 0 && !d->stopping)
@@ -200,7 +201,7 @@ static void *delivery_main(void *arg)
             }
             free(batch[i].snap_file);
             if (rc != 0)
-                rh_logf(RH_LOG_WARN, "process_snapshot of %s from %016llx failed",
+                rh_logp(RH_LOG_WARN, batch[i].from, "process_snapshot of %s from %llx failed",
                         rh_msg_type_name(batch[i].m->type) ? rh_msg_type_name(batch[i].m->type)
                                                            : "message",
                         (unsigned long long)batch[i].from);

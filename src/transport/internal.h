@@ -377,6 +377,7 @@ struct rh_transport {
     tmsg_cache msg_cache;        /* free message blocks, any thread (atomic) */
     uint8_t *read_buf;           /* RH_IO_MAX bytes, stream readers' raw reads (loop) */
     uint8_t *write_buf;          /* 64 KiB, stream writers' direct sends (loop) */
+    rhi_log_sink log_sink;       /* where this transport's lines go (log.h) */
 };
 
 void rhi_transport_emit(rh_transport *t, int kind, uint64_t peer_id, int32_t type,

@@ -118,7 +118,7 @@ void rhi_peer_activate(peer *p)
     p->active = true;
     p->st->active = true;
     p->active_since_ns = rh_realtime_ns();
-    rh_logf(RH_LOG_INFO, "peer %016llx became active", (unsigned long long)p->id);
+    rh_logp(RH_LOG_INFO, p->id, "peer %llx became active", (unsigned long long)p->id);
     rhi_transport_status_changed(p->t);
     rhi_peer_emit(p, RH_EV_PEER_ACTIVE, 0, NULL, NULL);
 }
@@ -126,17 +126,17 @@ void rhi_peer_activate(peer *p)
 void rhi_peer_deactivate(peer *p, const char *source, const char *action, const char *why)
 {
     char reason[512];
-    snprintf(reason, sizeof(reason), "failed to %s %016llx on %s (%s)", action,
+    snprintf(reason, sizeof(reason), "failed to %s %llx on %s (%s)", action,
              (unsigned long long)p->id, source, why ? why : "");
     if (!p->active) {
-        rh_logf(RH_LOG_DEBUG, "peer %016llx: %s", (unsigned long long)p->id, reason);
+        rh_logp(RH_LOG_DEBUG, p->id, "peer %llx: %s", (unsigned long long)p->id, reason);
         return;
     }
     p->active = false;
     p->st->active = false;
     p->active_since_ns = 0;
     p->st->disconnected++;
-    rh_logf(RH_LOG_WARN, "peer %016llx became inactive: %s", (unsigned long long)p->id,
+    rh_logp(RH_LOG_WARN, p->id, "peer %llx became inactive: %s", (unsigned long long)p->id,
             reason);
     rhi_transport_status_changed(p->t);
     rhi_peer_emit(p, RH_EV_PEER_INACTIVE, 0, NULL, reason);
@@ -152,7 +152,7 @@ void rhi_peer_streams_changed(peer *p)
 void rhi_peer_msg_failed(peer *p, const rh_msg *m, const char *via, const char *why)
 {
     rh_transport *t = p->t;
-    rh_logf(RH_LOG_WARN, "dropped %s to %016llx: %s",
+    rh_logp(RH_LOG_WARN, p->id, "dropped %s to %llx: %s",
             rh_msg_type_name(m->type) ? rh_msg_type_name(m->type) : "message",
             (unsigned long long)p->id, why);
     rhi_peer_emit(p, RH_EV_DROPPED, m->type, via, why);
@@ -214,7 +214,7 @@ void rhi_peer_route_received(peer *p, rh_msg **batch, const uint64_t *sizes, con
                      m->type == RH_MSG_PROP ? RH_MAX_PENDING_PROPOSALS : RH_RECV_BUF_SIZE,
                      (double)p->t->cfg.queue_bytes / (1 << 20));
             if (p->active)
-                rh_logf(RH_LOG_WARN, "dropped %s from %016llx: %s",
+                rh_logp(RH_LOG_WARN, p->id, "dropped %s from %llx: %s",
                         rh_msg_type_name(m->type) ? rh_msg_type_name(m->type) : "message",
                         (unsigned long long)p->id, why);
             p->st->recv_failures++;

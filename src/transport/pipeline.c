@@ -56,7 +56,8 @@ static void finish_msg(pipe_conn *c, bool okay, const char *why)
 
 static void conn_fail(pipe_conn *c, const char *why)
 {
-    rh_logf(RH_LOG_WARN, "pipeline to peer %016llx: %s", (unsigned long long)c->pl->p->id, why);
+    rh_logp(RH_LOG_WARN, c->pl->p->id, "pipeline to peer %llx: %s",
+            (unsigned long long)c->pl->p->id, why);
     conn_drop(c);
     finish_msg(c, false, why);
     rhi_pipeline_pump(c->pl);
@@ -103,7 +104,7 @@ static void handle_response(pipe_conn *c, const char *body, size_t n)
     if (status == 204) {
         finish_msg(c, true, NULL);
     } else if (status == 403) {
-        rh_logf(RH_LOG_ERROR, "peer %016llx says this member was removed from the cluster",
+        rh_logp(RH_LOG_ERROR, p->id, "peer %llx says this member was removed from the cluster",
                 (unsigned long long)p->id);
         rhi_peer_emit(p, RH_EV_CRITICAL, 0, NULL, "member removed");
         finish_msg(c, false, "member removed");
@@ -117,7 +118,7 @@ static void handle_response(pipe_conn *c, const char *body, size_t n)
         else
             snprintf(why, sizeof(why), "unexpected http status %d: %.*s", status,
                      (int)(n > 100 ? 100 : n), body);
-        rh_logf(RH_LOG_WARN, "pipeline to peer %016llx: %s", (unsigned long long)p->id, why);
+        rh_logp(RH_LOG_WARN, p->id, "pipeline to peer %llx: %s", (unsigned long long)p->id, why);
         finish_msg(c, false, why);
     }
     if (c->keep_alive) {

@@ -63,7 +63,7 @@ static void record_failure(prober *pr, const char *why)
     pr->healthy = false;
     if (strcmp(pr->err, why) != 0) {
         snprintf(pr->err, sizeof(pr->err), "%s", why);
-        rh_logf(RH_LOG_DEBUG, "probe of peer %016llx (%s): %s", (unsigned long long)p->id,
+        rh_logp(RH_LOG_DEBUG, p->id, "probe of peer %llx (%s): %s", (unsigned long long)p->id,
                 pr->name, why);
     }
     drop_conn(pr);
@@ -274,7 +274,7 @@ static void on_check(evutil_socket_t fd, short what, void *arg)
     if (!pr->healthy && pr->total > 0) { /* not before the first probe is back */
         const char *why = pr->err[0] ? pr->err : "no answer yet";
         if (strcmp(pr->warned, why) != 0) { /* once per distinct error */
-            rh_logf(RH_LOG_WARN, "peer %016llx is unhealthy to the %s prober: %s",
+            rh_logp(RH_LOG_WARN, p->id, "peer %llx is unhealthy to the %s prober: %s",
                     (unsigned long long)p->id, pr->name, why);
             snprintf(pr->warned, sizeof(pr->warned), "%s", why);
         }
@@ -283,7 +283,7 @@ static void on_check(evutil_socket_t fd, short what, void *arg)
         arm(pr->check, FIRST_CHECK_MS(pr));
     } else {
         if (pr->warned[0]) {
-            rh_logf(RH_LOG_INFO, "peer %016llx is healthy again to the %s prober "
+            rh_logp(RH_LOG_INFO, p->id, "peer %llx is healthy again to the %s prober "
                     "(srtt %.3f ms)", (unsigned long long)p->id, pr->name,
                     (double)pr->srtt_ns / 1e6);
             pr->warned[0] = 0;
@@ -291,7 +291,7 @@ static void on_check(evutil_socket_t fd, short what, void *arg)
         arm(pr->check, HEALTHY_CHECK_MS(pr));
     }
     if (pr->clockdiff_ns > MAX_DRIFT_NS || pr->clockdiff_ns < -MAX_DRIFT_NS)
-        rh_logf(RH_LOG_WARN, "clock of peer %016llx differs from ours by %.3f s (%s prober)",
+        rh_logp(RH_LOG_WARN, p->id, "clock of peer %llx differs from ours by %.3f s (%s prober)",
                 (unsigned long long)p->id, (double)pr->clockdiff_ns / 1e9, pr->name);
     rhi_hist_observe(&p->st->rtt, RH_HIST_RTT, (double)pr->srtt_ns / 1e9);
 }
@@ -305,7 +305,8 @@ void rhi_prober_start(prober *pr, peer *p, const char *name)
     pr->tick = event_new(p->t->base, -1, EV_PERSIST, on_tick, pr);
     pr->check = evtimer_new(p->t->base, on_check, pr);
     if (!pr->tick || !pr->check) {
-        rh_logf(RH_LOG_ERROR, "prober for peer %016llx: out of memory", (unsigned long long)p->id);
+        rh_logp(RH_LOG_ERROR, p->id, "prober for peer %llx: out of memory",
+                (unsigned long long)p->id);
         rhi_prober_stop(pr);
         return;
     }

@@ -386,7 +386,7 @@ static void serve_stream(server_conn *c, const rh_http_request *req, rh_http_spa
         return;
     }
     if (t->cfg.raft.is_id_removed && t->cfg.raft.is_id_removed(t->cfg.raft.ctx, from)) {
-        rh_logf(RH_LOG_WARN, "refused stream from %016llx: member was removed",
+        rh_logp(RH_LOG_WARN, from, "refused stream from %llx: member was removed",
                 (unsigned long long)from);
         http_error(c, 410, "removed member", vh, 1);
         return;
@@ -397,13 +397,13 @@ static void serve_stream(server_conn *c, const rh_http_request *req, rh_http_spa
                                                        "X-PeerURLs");
         if (pu)
             rhi_transport_add_remote_from_header(t, from, pu->value.ptr, pu->value.len);
-        rh_logf(RH_LOG_WARN, "refused stream from %016llx: not a peer of cluster %s",
+        rh_logp(RH_LOG_WARN, from, "refused stream from %llx: not a peer of cluster %s",
                 (unsigned long long)from, t->cid_str);
         http_error(c, 404, "error sender not found", vh, 1);
         return;
     }
     if (!header_eq(req, "X-Raft-To", t->id_str)) {
-        rh_logf(RH_LOG_WARN, "refused stream from %016llx: X-Raft-To is not %s",
+        rh_logp(RH_LOG_WARN, from, "refused stream from %llx: X-Raft-To is not %s",
                 (unsigned long long)from, t->id_str);
         http_error(c, 412, "to field mismatch", vh, 1);
         return;
@@ -615,7 +615,7 @@ static int snap_sink(server_conn *c, const uint8_t *p, size_t n)
             http_error(c, 500, "error saving raft snapshot", NULL, 0);
             return -1;
         }
-        rh_logf(RH_LOG_INFO, "receiving snapshot [index %llu] from %016llx",
+        rh_logp(RH_LOG_INFO, c->snap_msg->from, "receiving snapshot [index %llu] from %llx",
                 (unsigned long long)c->snap_msg->snapshot.metadata.index,
                 (unsigned long long)c->snap_msg->from);
     }
@@ -688,7 +688,8 @@ static void on_store(evutil_socket_t fd, short what, void *arg)
                      (double)(rh_now_ms() - c->snap_start_ms) / 1000.0);
         c->snap_st = NULL;
     }
-    rh_logf(RH_LOG_INFO, "saved snapshot [index %llu] from %016llx: %s (%llu bytes)",
+    rh_logp(RH_LOG_INFO, c->snap_msg->from,
+            "saved snapshot [index %llu] from %llx: %s (%llu bytes)",
             (unsigned long long)c->snap_msg->snapshot.metadata.index,
             (unsigned long long)c->snap_msg->from, path, (unsigned long long)c->snap_bytes);
     peer *p = rhi_peers_find(t, c->snap_msg->from);

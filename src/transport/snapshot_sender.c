@@ -95,7 +95,7 @@ static void snap_done(snap_send *s, bool okay, const char *why)
         }
     }
     if (okay) {
-        rh_logf(RH_LOG_INFO, "sent snapshot [index %llu, %llu bytes] to %016llx",
+        rh_logp(RH_LOG_INFO, to, "sent snapshot [index %llu, %llu bytes] to %llx",
                 (unsigned long long)s->m->snapshot.metadata.index,
                 (unsigned long long)s->size, (unsigned long long)to);
         if (p) {
@@ -104,7 +104,7 @@ static void snap_done(snap_send *s, bool okay, const char *why)
         }
         rhi_transport_emit(t, RH_EV_SENT, to, s->m->type, "snapshot", NULL);
     } else {
-        rh_logf(RH_LOG_WARN, "sending snapshot to %016llx failed: %s", (unsigned long long)to,
+        rh_logp(RH_LOG_WARN, to, "sending snapshot to %llx failed: %s", (unsigned long long)to,
                 why);
         if (p) {
             p->st->sent_failures++;

@@ -78,14 +78,14 @@ static void finish(stream_reader *r, const char *action, const char *why, bool r
         rhi_peer_streams_changed(p);
     if (rotate && p->n_urls > 1 && r->url == p->pick) {
         p->pick = (p->pick + 1) % p->n_urls;
-        rh_logf(RH_LOG_INFO, "peer %016llx: switching to URL %s",
+        rh_logp(RH_LOG_INFO, p->id, "peer %llx: switching to URL %s",
                 (unsigned long long)p->id, p->urls[p->pick]);
     }
     if (action) {
         /* one line per distinct reason: a dead peer redials ten times a
          * second and must not flood the log */
         if (why && strncmp(r->last_why, why, sizeof(r->last_why) - 1) != 0) {
-            rh_logf(RH_LOG_WARN, "stream %s to peer %016llx: %s failed: %s",
+            rh_logp(RH_LOG_WARN, p->id, "stream %s to peer %llx: %s failed: %s",
                     rh_stream_kind_name(r->kind), (unsigned long long)p->id, action, why);
             snprintf(r->last_why, sizeof(r->last_why), "%s", why);
         }
@@ -103,7 +103,8 @@ static void send_request(stream_reader *r)
     rh_id_str(p->id, to);
     rh_http_header h[] = {rh_http_header_make("X-Raft-To", to)};
     char buf[2048];
-    size_t n = rhi_transport_request_head(t, buf, sizeof(buf), "GET", target, p->urls[r->url], h, 1);
+    size_t n =
+        rhi_transport_request_head(t, buf, sizeof(buf), "GET", target, p->urls[r->url], h, 1);
     if (n == 0 || n > sizeof(buf)) {
         finish(r, "dial", "cannot build request (URL too long?)", true);
         return;
@@ -138,7 +139,7 @@ static void bad_frame(stream_reader *r, const rh_err *err, rbatch *b)
     char why[256];
     snprintf(why, sizeof(why), "bad %s frame at stream offset %llu: %s",
              rh_stream_kind_name(r->kind), (unsigned long long)err->offset, err->msg);
-    rh_logf(RH_LOG_WARN, "peer %016llx: %s", (unsigned long long)r->p->id, why);
+    rh_logp(RH_LOG_WARN, r->p->id, "peer %llx: %s", (unsigned long long)r->p->id, why);
     r->p->st->recv_failures++;
     flush_batch(r, b);
     finish(r, "read", why, false);
@@ -438,7 +439,7 @@ static void handle_head(stream_reader *r, size_t head_len)
     int body_rc = rh_http_response_body(&r->resp, false, &r->body, &err);
     evbuffer_drain(bufferevent_get_input(r->bev), head_len);
     if (!supported) {
-        rh_logf(RH_LOG_WARN, "peer %016llx does not support stream %s",
+        rh_logp(RH_LOG_WARN, p->id, "peer %llx does not support stream %s",
                 (unsigned long long)p->id, rh_stream_kind_name(r->kind));
         finish(r, NULL, NULL, true);
         return;
@@ -461,7 +462,7 @@ static void handle_head(stream_reader *r, size_t head_len)
         rhi_peer_streams_changed(p);
         r->failures = 0;
         r->last_why[0] = 0;
-        rh_logf(RH_LOG_INFO, "established stream %s reader from peer %016llx",
+        rh_logp(RH_LOG_INFO, p->id, "established stream %s reader from peer %llx",
                 rh_stream_kind_name(r->kind), (unsigned long long)p->id);
         rhi_peer_activate(p);
         read_body(r);
@@ -469,14 +470,14 @@ static void handle_head(stream_reader *r, size_t head_len)
             start_raw_reads(r); /* TLS stays on the bufferevent, which decrypts */
         return;
     case 410:
-        rh_logf(RH_LOG_ERROR, "peer %016llx says this member was removed from the cluster",
+        rh_logp(RH_LOG_ERROR, p->id, "peer %llx says this member was removed from the cluster",
                 (unsigned long long)p->id);
         rhi_peer_emit(p, RH_EV_CRITICAL, 0, NULL, "member removed");
         finish(r, "dial", "member removed", true);
         return;
     case 404: {
         char why[128];
-        snprintf(why, sizeof(why), "peer %016llx failed to find local node %s",
+        snprintf(why, sizeof(why), "peer %llx failed to find local node %s",
                  (unsigned long long)p->id, p->t->id_str);
         finish(r, "dial", why, true);
         return;
@@ -520,7 +521,7 @@ static void read_errbody(stream_reader *r, bool eof)
         snprintf(why, sizeof(why), "%s", body);
     else
         snprintf(why, sizeof(why), "unhandled error \"%s\" when precondition failed", body);
-    rh_logf(RH_LOG_WARN, "peer %016llx refused stream %s: %s", (unsigned long long)r->p->id,
+    rh_logp(RH_LOG_WARN, r->p->id, "peer %llx refused stream %s: %s", (unsigned long long)r->p->id,
             rh_stream_kind_name(r->kind), why);
     finish(r, "dial", why, true);
 }

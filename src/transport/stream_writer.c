@@ -285,7 +285,7 @@ static void fail(stream_writer *w, const char *action, const char *why)
 {
     peer *p = w->p;
     bool had_queue = w->q.len > 0;
-    rh_logf(RH_LOG_WARN, "lost stream %s to peer %016llx: %s failed: %s",
+    rh_logp(RH_LOG_WARN, p->id, "lost stream %s to peer %llx: %s failed: %s",
             rh_stream_kind_name(w->kind), (unsigned long long)p->id, action, why);
     rhi_peer_deactivate(p, w->kind == RH_STREAM_MSGAPPV2 ? "stream MsgApp v2 writer"
                                                      : "stream Message writer",
@@ -388,7 +388,7 @@ void rhi_writer_attach(stream_writer *w, struct bufferevent *bev)
     struct timeval wt = {RH_CONN_WRITE_TIMEOUT_MS / 1000, 0};
     bufferevent_set_timeouts(bev, NULL, &wt);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
-    rh_logf(RH_LOG_INFO, "established stream %s writer to peer %016llx",
+    rh_logp(RH_LOG_INFO, w->p->id, "established stream %s writer to peer %llx",
             rh_stream_kind_name(w->kind), (unsigned long long)w->p->id);
     rhi_peer_activate(w->p);
     rhi_peer_streams_changed(w->p);
@@ -418,7 +418,7 @@ void rhi_writer_close(stream_writer *w, const char *why)
     if (!w->bev)
         return;
     if (why)
-        rh_logf(RH_LOG_INFO, "closed stream %s writer to peer %016llx: %s",
+        rh_logp(RH_LOG_INFO, w->p->id, "closed stream %s writer to peer %llx: %s",
                 rh_stream_kind_name(w->kind), (unsigned long long)w->p->id, why);
     /* frames still buffered were never written: no `sent` for them */
     evbuffer_remove_cb(bufferevent_get_output(w->bev), on_drained, w);

@@ -192,11 +192,11 @@ static void peers_add(rh_transport *t, uint64_t id, char **urls, size_t n, bool 
          * (etcd 3.4 keeps it until Stop, unused while the peer exists, and
          * uses it again if the peer is removed) */
         peers_unlink(t, old);
-        rh_logf(RH_LOG_INFO, "remote %016llx became a peer", (unsigned long long)id);
+        rh_logp(RH_LOG_INFO, id, "remote %llx became a peer", (unsigned long long)id);
     }
     peer *p = rhi_peer_new(t, id, urls, n, remote);
     if (!p) {
-        rh_logf(RH_LOG_ERROR, "adding %016llx: out of memory", (unsigned long long)id);
+        rh_logp(RH_LOG_ERROR, id, "adding %llx: out of memory", (unsigned long long)id);
         return;
     }
     p->next = t->peers;
@@ -204,7 +204,7 @@ static void peers_add(rh_transport *t, uint64_t id, char **urls, size_t n, bool 
     t->n_members++;
     members_changed(t);
     rhi_peer_start(p);
-    rh_logf(RH_LOG_INFO, "added %s %016llx (%s)", remote ? "remote" : "peer",
+    rh_logp(RH_LOG_INFO, id, "added %s %llx (%s)", remote ? "remote" : "peer",
             (unsigned long long)id, p->n_urls ? p->urls[0] : "no URL");
     rhi_transport_status_changed(t);
 }
@@ -221,7 +221,7 @@ void rhi_transport_add_remote_from_header(rh_transport *t, uint64_t id, const ch
         remotes += p->remote;
     if (remotes >= RH_MAX_LEARNED_REMOTES) {
         if (!t->remotes_full_logged)
-            rh_logf(RH_LOG_WARN, "not learning member %016llx from its headers: %d remotes "
+            rh_logp(RH_LOG_WARN, id, "not learning member %llx from its headers: %d remotes "
                     "already (the limit)", (unsigned long long)id, RH_MAX_LEARNED_REMOTES);
         t->remotes_full_logged = true;
         return;
@@ -268,7 +268,7 @@ static void peers_remove(rh_transport *t, uint64_t id)
 {
     peer *p = rhi_peers_find(t, id);
     if (p) {
-        rh_logf(RH_LOG_INFO, "removed peer %016llx", (unsigned long long)id);
+        rh_logp(RH_LOG_INFO, id, "removed peer %llx", (unsigned long long)id);
         peers_unlink(t, p);
     }
 }
@@ -290,7 +290,7 @@ static void peers_send(rh_transport *t, rh_msg *m)
     if (!p)
         p = rhi_remotes_find(t, m->to);
     if (!p) {
-        rh_logf(RH_LOG_DEBUG, "ignored message to unknown peer %016llx",
+        rh_logp(RH_LOG_DEBUG, m->to, "ignored message to unknown peer %llx",
                 (unsigned long long)m->to);
         rhi_transport_emit(t, RH_EV_DROPPED, m->to, m->type, NULL, "unknown peer");
         rhi_tmsg_free(m);
@@ -347,7 +347,7 @@ static void run_cmd(rh_transport *t, cmd *c)
         if (p)
             rhi_peer_set_paused(p, c->op == C_CUT);
         else
-            rh_logf(RH_LOG_DEBUG, "%s unknown peer %016llx: ignored",
+            rh_logp(RH_LOG_DEBUG, c->id, "%s unknown peer %llx: ignored",
                     c->op == C_CUT ? "cut" : "mend", (unsigned long long)c->id);
         break;
     }
@@ -453,6 +453,7 @@ static void *loop_main(void *arg)
 {
     rh_transport *t = arg;
     on_loop_of = t;
+    rhi_log_bind(&t->log_sink);
     /* every socket write happens on this thread: with SIGPIPE blocked here, a
      * write to a reset connection fails with EPIPE instead of killing the
      * application (which need not ignore SIGPIPE itself) */
@@ -506,7 +507,27 @@ static void evthread_init(void)
     evthread_use_pthreads();
 }
 
+static rh_transport *transport_new(const rh_transport_config *cfg, char *err,
+                                   size_t errlen);
+
+static rhi_log_sink sink_of(const rh_transport_config *cfg)
+{
+    return (rhi_log_sink){.fn = cfg->log, .ctx = cfg->log_ctx,
+                          .level = cfg->log_level ? cfg->log_level : RH_LOG_INFO,
+                          .local_id = cfg->id};
+}
+
+/* The lines rh_transport_new writes go where the config says, too. */
 rh_transport *rh_transport_new(const rh_transport_config *cfg, char *err, size_t errlen)
+{
+    rhi_log_sink sink = sink_of(cfg);
+    const rhi_log_sink *was = rhi_log_bind(&sink);
+    rh_transport *t = transport_new(cfg, err, errlen);
+    rhi_log_bind(was);
+    return t;
+}
+
+static rh_transport *transport_new(const rh_transport_config *cfg, char *err, size_t errlen)
 {
     char dummy[8];
     if (!err) {
@@ -524,6 +545,7 @@ rh_transport *rh_transport_new(const rh_transport_config *cfg, char *err, size_t
         return NULL;
     }
     t->cfg = *cfg;
+    t->log_sink = sink_of(cfg);
     if (!t->cfg.dial_timeout_ms)
         t->cfg.dial_timeout_ms = 1000;
     if (!t->cfg.dial_retry_ms)
@@ -585,7 +607,8 @@ rh_transport *rh_transport_new(const rh_transport_config *cfg, char *err, size_t
     }
     t->wake = event_new(t->base, -1, EV_PERSIST | EV_READ, on_wake, t);
     t->status_refresh = event_new(t->base, -1, 0, on_status_refresh, t);
-    if (cfg->tls.cert_file && *cfg->tls.cert_file && !(t->tls = rhi_tls_new(&cfg->tls, err, errlen))) {
+    if (cfg->tls.cert_file && *cfg->tls.cert_file &&
+        !(t->tls = rhi_tls_new(&cfg->tls, err, errlen))) {
         rh_transport_free(t);
         return NULL;
     }
@@ -622,6 +645,7 @@ void rh_transport_free(rh_transport *t)
 {
     if (!t)
         return;
+    const rhi_log_sink *was = rhi_log_bind(&t->log_sink);
     pthread_mutex_lock(&t->mu);
     t->stop = true;
     pthread_mutex_unlock(&t->mu);
@@ -670,6 +694,7 @@ void rh_transport_free(rh_transport *t)
     free(t->read_buf);
     free(t->write_buf);
     rhi_tmsg_cache_free(&t->msg_cache); /* last: every message is gone by now */
+    rhi_log_bind(was);
     free(t);
 }
 

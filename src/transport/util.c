@@ -17,29 +17,68 @@
 
 int rh_log_level = RH_LOG_INFO;
 
-void rh_vlogf(const char *who, int level, const char *fmt, va_list ap)
+static _Thread_local const rhi_log_sink *tl_sink;
+
+const rhi_log_sink *rhi_log_bind(const rhi_log_sink *sink)
+{
+    const rhi_log_sink *was = tl_sink;
+    tl_sink = sink;
+    return was;
+}
+
+const char *rh_log_level_name(int level)
+{
+    static const char *names[] = {"debug", "info", "warn", "error"};
+    return level >= RH_LOG_DEBUG && level <= RH_LOG_ERROR ? names[level - RH_LOG_DEBUG] : "?";
+}
+
+void rh_vlogp(const char *who, int level, uint64_t peer_id, const char *fmt, va_list ap)
 {
     static const char *names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
-    if (level < rh_log_level)
+    const rhi_log_sink *s = tl_sink;
+    if (level < (s ? s->level : rh_log_level))
         return;
+    if (level < RH_LOG_DEBUG || level > RH_LOG_ERROR)
+        level = RH_LOG_ERROR;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
+    char line[1024];
+    if (s && s->fn) {
+        vsnprintf(line, sizeof(line), fmt, ap);
+        rh_log_record r = {.level = level,
+                           .time_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec,
+                           .msg = line, .local_id = s->local_id, .peer_id = peer_id};
+        s->fn(s->ctx, &r);
+        return;
+    }
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
-    char line[1024];
     int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ %-5s %s: ",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000, names[level & 3], who);
+                     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000, names[level - RH_LOG_DEBUG], who);
     if (n > 0 && (size_t)n < sizeof(line))
         vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
     fprintf(stderr, "%s\n", line); /* one write: lines of threads do not mix */
+}
+
+void rh_vlogf(const char *who, int level, const char *fmt, va_list ap)
+{
+    rh_vlogp(who, level, 0, fmt, ap);
 }
 
 void rh_logf(int level, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    rh_vlogf("rafthttp", level, fmt, ap);
+    rh_vlogp("rafthttp", level, 0, fmt, ap);
+    va_end(ap);
+}
+
+void rh_logp(int level, uint64_t peer_id, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    rh_vlogp("rafthttp", level, peer_id, fmt, ap);
     va_end(ap);
 }
 

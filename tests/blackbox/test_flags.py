@@ -21,7 +21,9 @@ usage: test_flags.py RAFTHTTP_BIN
 - --dial-timeout bounds a dial that hangs; --dial-retry spaces stream
   redials.
 """
+import json
 import os
+import re
 import socket
 import sys
 import time
@@ -501,7 +503,66 @@ def dial_retry():
         ok("%s: stream dials in 2s against a peer answering 404: %s" % (what, ", ".join(seen)))
 
 
+def json_log_lines(node):
+    """Every stderr line of node as a JSON object (Failed on one that is not)."""
+    out = []
+    for ln in node.stderr_text().splitlines():
+        try:
+            obj = json.loads(ln)
+        except ValueError:
+            raise Failed("%s: --log-format json: stderr line is not JSON: %r" % (node.name, ln[:200]))
+        check(isinstance(obj, dict), "%s: log line is not an object: %r" % (node.name, ln[:200]))
+        out.append(obj)
+    return out
+
+
+def log_format_json():
+    """--log-format json: each stderr line one JSON object with zap's fields
+    (level, ts, msg, local-member-id and, where a line is about a peer,
+    remote-peer-id, IDs in etcd's unpadded hex); --log-level filters it."""
+    a_id, b_id = 0xa, 0x8e9e05c52164694d
+    pa, pb = free_port(), free_port()
+    a = Node("a", node_args(a_id, CID, pa, [(b_id, pb)], ["--log-format", "json", "--log-level", "debug"]))
+    b = Node("b", node_args(b_id, CID, pb, [(a_id, pa)], ["--log-format=json", "--log-level", "warn"]))
+    a.wait(lambda e: e.get("event") == "peerActive", "peerActive", 5, 0)
+    b.wait(lambda e: e.get("event") == "peerActive", "peerActive", 5, 0)
+    m = b.mark()
+    a.send({"type": "MsgHeartbeat", "to": b_id, "from": a_id, "term": 3})
+    b.wait(lambda e: e.get("event") == "recv", "recv", 5, m)
+    b.stop0()  # a logs losing b's streams (warn, about peer b)
+    time.sleep(0.5)
+    a.stop0()
+    ts_re = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+    lines = json_log_lines(a)
+    check(len(lines) >= 5, "a wrote %d JSON log lines" % len(lines))
+    for o in lines:
+        check(o.get("level") in ("debug", "info", "warn", "error"), "bad level: %r" % o)
+        check(isinstance(o.get("ts"), str) and ts_re.match(o["ts"]), "bad ts: %r" % o)
+        check(isinstance(o.get("msg"), str) and o["msg"], "bad msg: %r" % o)
+        check(o.get("local-member-id") == "a", "local-member-id %r, want \"a\": %r"
+              % (o.get("local-member-id"), o))
+        check(set(o) <= {"level", "ts", "msg", "local-member-id", "remote-peer-id"},
+              "unexpected fields: %r" % o)
+    about_b = [o for o in lines if o.get("remote-peer-id") == "8e9e05c52164694d"]
+    check(any("became active" in o["msg"] for o in about_b),
+          "no line about peer b becoming active with remote-peer-id: %r" % lines[:8])
+    check(any(o["level"] == "warn" for o in about_b), "no warn line about b after it stopped")
+    check(any("8e9e05c52164694d" in o["msg"] for o in about_b), "b's ID not unpadded hex in msg")
+    levels = {o["level"] for o in lines}
+    check("debug" in levels or "info" in levels, "a (--log-level debug): levels %s" % levels)
+    blines = json_log_lines(b)
+    check(all(o["level"] in ("warn", "error") for o in blines),
+          "b (--log-level warn) wrote lower levels: %r" % [o for o in blines if o["level"] not in ("warn", "error")][:3])
+    ok("--log-format json: %d lines of a parsed, all with level, ts, msg, local-member-id; "
+       "%d about b with remote-peer-id; b at --log-level warn wrote %d lines, none below warn"
+       % (len(lines), len(about_b), len(blines)))
+    code, _, err = run_cli(["--id", "1", "--cluster-id", "2", "--listen", url(free_port()),
+                            "--log-format", "yaml"])
+    check(code == 2 and "--log-format" in err, "--log-format yaml: exit %d, %r" % (code, err))
+    ok("--log-format yaml: exit 2 naming the flag")
+
+
 if __name__ == "__main__":
-    main([usage_errors, port_already_bound, accepted_values, derive_etcd_default, derive_cluster,
+    main([log_format_json, usage_errors, port_already_bound, accepted_values, derive_etcd_default, derive_cluster,
           advertise_and_versions, versions_enforced, advertise_learned_by_receiver, dial_timeout, dial_retry,
           usage_errors_new_limits, accepted_limits])

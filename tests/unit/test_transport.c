@@ -1161,6 +1161,86 @@ static void slow_large_frame_is_not_a_read_timeout(void)
     free(tp.frame);
 }
 
+/* ---- the application's log callback ---- */
+
+typedef struct log_seen {
+    pthread_mutex_t mu;
+    int n, n_below_warn, added; /* records; of them below RH_LOG_WARN; "added peer" */
+    uint64_t added_local, added_peer;
+    int added_level;
+    int64_t added_time_ns;
+} log_seen;
+
+static void on_log(void *ctx, const rh_log_record *r)
+{
+    log_seen *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    s->n++;
+    if (r->level < RH_LOG_WARN)
+        s->n_below_warn++;
+    if (strstr(r->msg, "added peer 4d (http://127.0.0.1:1)") /* 77 in hex */) {
+        s->added++;
+        s->added_local = r->local_id;
+        s->added_peer = r->peer_id;
+        s->added_level = r->level;
+        s->added_time_ns = r->time_ns;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+static rh_transport *logging_transport(log_seen *seen, int level)
+{
+    static const char *listen[] = {"http://127.0.0.1:0"};
+    rh_transport_config cfg = {.id = 0x5e, .cluster_id = CID, .listen = listen, .n_listen = 1,
+                               .raft = {.process = process}, .probe_interval_ms = -1,
+                               .log = on_log, .log_ctx = seen, .log_level = level};
+    rh_transport *t = rh_transport_new(&cfg, NULL, 0);
+    CHECK(t && rh_transport_start(t) == 0);
+    const char *urls[] = {"http://127.0.0.1:1"}; /* nothing listens: dials fail, logged */
+    rh_transport_add_peer(t, 77, urls, 1);
+    return t;
+}
+
+static void log_callback_gets_the_lines(void)
+{
+    static log_seen seen = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    rh_transport *t = logging_transport(&seen, RH_LOG_DEBUG);
+    for (int i = 0; i < 300; i++) {
+        pthread_mutex_lock(&seen.mu);
+        int done = seen.added && seen.n >= 3;
+        pthread_mutex_unlock(&seen.mu);
+        if (done)
+            break;
+        usleep(10000);
+    }
+    rh_transport_free(t);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    CHECK(seen.added == 1);
+    CHECK(seen.n >= 3); /* the peer added, its failed dials, ... */
+    CHECK(seen.added_level == RH_LOG_INFO);
+    CHECK_EQ_U64(seen.added_local, 0x5e);
+    CHECK_EQ_U64(seen.added_peer, 77);
+    CHECK(seen.added_time_ns > now_ns - 60 * (int64_t)1000000000 && seen.added_time_ns <= now_ns);
+    CHECK(strcmp(rh_log_level_name(RH_LOG_WARN), "warn") == 0);
+
+    /* at RH_LOG_WARN, info and debug lines are not made */
+    static log_seen warn = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    t = logging_transport(&warn, RH_LOG_WARN);
+    for (int i = 0; i < 300; i++) {
+        pthread_mutex_lock(&warn.mu);
+        int n = warn.n;
+        pthread_mutex_unlock(&warn.mu);
+        if (n >= 1) /* a failed dial of a stream: WARN */
+            break;
+        usleep(10000);
+    }
+    rh_transport_free(t);
+    CHECK(warn.n >= 1);
+    CHECK(warn.n_below_warn == 0 && warn.added == 0);
+}
+
 int main(int argc, char **argv)
 {
     int cycles = argc > 1 ? atoi(argv[1]) : 1000;
@@ -1178,6 +1258,7 @@ int main(int argc, char **argv)
     TEST(slow_peer_is_bounded_by_bytes_then_timed_out);
     TEST(receive_queue_is_bounded_by_bytes);
     TEST(slow_large_frame_is_not_a_read_timeout);
+    TEST(log_callback_gets_the_lines);
     stop_with_traffic_in_flight(cycles);
     fprintf(stderr, "%s stop_with_traffic_in_flight (%d cycles)\n",
             check_failures ? "?" : "ok  ", cycles);
