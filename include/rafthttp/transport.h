@@ -108,6 +108,7 @@ enum rh_delivery_mode {
  * second, at a new handshake): new handshakes use the new ones, established
  * connections keep theirs. */
 typedef struct rh_tls_config {
+    size_t struct_size;           /* see rh_transport_config.struct_size */
     const char *cert_file;        /* our certificate (PEM, chain allowed), for
                                    * both sides of every connection */
     const char *key_file;         /* its private key (PEM) */
@@ -126,7 +127,13 @@ typedef struct rh_tls_config {
     const char *max_version;      /* "TLS1.2" or "TLS1.3" (default) */
 } rh_tls_config;
 
+/* Zero is the default of every field. Structs grow only at their end:
+ * struct_size is sizeof the struct as the caller was compiled (set it to
+ * sizeof(rh_transport_config), or leave 0 for the 0.1 layout), and the
+ * library reads no field beyond it, so a program built against an older
+ * header keeps working with a newer library. */
 typedef struct rh_transport_config {
+    size_t struct_size;           /* sizeof(rh_transport_config), or 0 (0.1) */
     uint64_t id;                  /* local member ID */
     uint64_t cluster_id;          /* cluster ID */
     const char *const *listen;    /* URLs to serve on (http:// or https://host:port) */
@@ -164,7 +171,8 @@ typedef struct rh_transport_config {
     int delivery;                 /* rh_delivery_mode, default RH_DELIVER_ON_THREAD */
     void (*on_event)(void *ctx, const rh_event *ev); /* optional, loop thread */
     bool trace_sent;              /* emit RH_EV_SENT once a frame left for the socket */
-    rh_tls_config tls;            /* for https:// URLs; cert_file unset: no TLS */
+    const rh_tls_config *tls;     /* for https:// URLs; NULL or cert_file unset:
+                                   * no TLS. Copied by rh_transport_new */
     void *event_ctx;
     rh_log_fn log;                /* optional: the transport's log lines (log.h);
                                    * NULL: standard error */

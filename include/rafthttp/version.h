@@ -6,7 +6,9 @@
  *
  * Compatibility: while MAJOR is 0, a MINOR release may change the ABI and
  * the soname is librafthttp.so.0.MINOR; from 1.0 on the soname is
- * librafthttp.so.MAJOR and MAJOR moves with any ABI break.
+ * librafthttp.so.MAJOR and MAJOR moves with any ABI break. Config structs
+ * grow only at their end and carry a struct_size, so new fields do not
+ * break programs built against an older header (rh_transport_config).
  */
 #ifndef RAFTHTTP_VERSION_H
 #define RAFTHTTP_VERSION_H

@@ -321,9 +321,10 @@ static rh_transport *make_transport(bench *b, uint64_t id, int (*process)(void *
         .log_level = rh_log_level, /* errors only unless RAFTHTTP_BENCH_LOG */
         .delivery = b->deliver,
     };
+    rh_tls_config tls = {.cert_file = cert, .key_file = key, .trusted_ca_file = ca,
+                         .client_cert_auth = true}; /* copied by rh_transport_new */
     if (b->tls_dir)
-        cfg.tls = (rh_tls_config){.cert_file = cert, .key_file = key, .trusted_ca_file = ca,
-                                  .client_cert_auth = true};
+        cfg.tls = &tls;
     char err[512] = "";
     rh_transport *t = rh_transport_new(&cfg, err, sizeof(err));
     if (!t)

@@ -1171,7 +1171,7 @@ int cli_node_main(int argc, char **argv)
         .max_body = n->args.max_body_bytes,
         .no_metrics = !n->args.metrics,
         .members_json = n->args.members_json,
-        .tls = n->args.tls,
+        .tls = &n->args.tls,
     };
     char err[512] = "";
     n->t = rh_transport_new(&cfg, err, sizeof(err));

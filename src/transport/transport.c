@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -517,12 +518,50 @@ static rhi_log_sink sink_of(const rh_transport_config *cfg)
                           .local_id = cfg->id};
 }
 
+/* The configs of 0.1: a struct_size of 0 means these, and none may be
+ * smaller. Later versions add fields after these and keep these sizes. */
+#define CONFIG_SIZE_0_1 (offsetof(rh_transport_config, log_level) + sizeof(int))
+#define TLS_CONFIG_SIZE_0_1 (offsetof(rh_tls_config, max_version) + sizeof(const char *))
+
+/* *in as this library's struct: what the caller's struct_size covers,
+ * zeros beyond it. False (err filled) when struct_size is impossible. */
+static bool copy_sized(void *out, size_t out_size, const void *in, size_t in_size,
+                       size_t min_size, const char *what, char *err, size_t errlen)
+{
+    if (in_size < min_size) {
+        snprintf(err, errlen, "%s.struct_size is %zu, smaller than any %s (set it to sizeof)",
+                 what, in_size, what);
+        return false;
+    }
+    memset(out, 0, out_size);
+    memcpy(out, in, in_size < out_size ? in_size : out_size);
+    return true;
+}
+
 /* The lines rh_transport_new writes go where the config says, too. */
 rh_transport *rh_transport_new(const rh_transport_config *cfg, char *err, size_t errlen)
 {
-    rhi_log_sink sink = sink_of(cfg);
+    char dummy[8];
+    if (!err) {
+        err = dummy;
+        errlen = sizeof(dummy);
+    }
+    rh_transport_config c;
+    rh_tls_config tls;
+    if (!copy_sized(&c, sizeof(c), cfg, cfg->struct_size ? cfg->struct_size : CONFIG_SIZE_0_1,
+                    CONFIG_SIZE_0_1, "rh_transport_config", err, errlen))
+        return NULL;
+    if (c.tls) {
+        if (!copy_sized(&tls, sizeof(tls), c.tls,
+                        c.tls->struct_size ? c.tls->struct_size : TLS_CONFIG_SIZE_0_1,
+                        TLS_CONFIG_SIZE_0_1, "rh_tls_config", err, errlen))
+            return NULL;
+        c.tls = &tls;
+    }
+    c.struct_size = sizeof(c);
+    rhi_log_sink sink = sink_of(&c);
     const rhi_log_sink *was = rhi_log_bind(&sink);
-    rh_transport *t = transport_new(cfg, err, errlen);
+    rh_transport *t = transport_new(&c, err, errlen);
     rhi_log_bind(was);
     return t;
 }
@@ -607,8 +646,9 @@ static rh_transport *transport_new(const rh_transport_config *cfg, char *err, si
     }
     t->wake = event_new(t->base, -1, EV_PERSIST | EV_READ, on_wake, t);
     t->status_refresh = event_new(t->base, -1, 0, on_status_refresh, t);
-    if (cfg->tls.cert_file && *cfg->tls.cert_file &&
-        !(t->tls = rhi_tls_new(&cfg->tls, err, errlen))) {
+    t->cfg.tls = NULL; /* the caller's: read here, not kept */
+    if (cfg->tls && cfg->tls->cert_file && *cfg->tls->cert_file &&
+        !(t->tls = rhi_tls_new(cfg->tls, err, errlen))) {
         rh_transport_free(t);
         return NULL;
     }

@@ -1241,6 +1241,37 @@ static void log_callback_gets_the_lines(void)
     CHECK(warn.n_below_warn == 0 && warn.added == 0);
 }
 
+/* struct_size: 0 and sizeof work, a caller's larger struct (a newer
+ * header) is read up to what this library knows, an impossible size is
+ * refused with a message. */
+static void config_struct_size(void)
+{
+    static const char *listen[] = {"http://127.0.0.1:0"};
+    union {
+        rh_transport_config cfg;
+        unsigned char bytes[sizeof(rh_transport_config) + 64];
+    } u;
+    memset(u.bytes, 0xab, sizeof(u.bytes)); /* fields of a "newer" header: ignored */
+    memset(&u.cfg, 0, sizeof(u.cfg));
+    u.cfg = (rh_transport_config){.struct_size = sizeof(u.bytes), .id = 0x51, .cluster_id = CID,
+                                  .listen = listen, .n_listen = 1, .raft = {.process = process}};
+    char err[256] = "";
+    rh_transport *t = rh_transport_new(&u.cfg, err, sizeof(err));
+    CHECK(t != NULL);
+    rh_transport_free(t);
+    u.cfg.struct_size = 0; /* the 0.1 layout */
+    CHECK((t = rh_transport_new(&u.cfg, err, sizeof(err))) != NULL);
+    rh_transport_free(t);
+    rh_tls_config tls = {.struct_size = 4};
+    u.cfg.tls = &tls;
+    CHECK(rh_transport_new(&u.cfg, err, sizeof(err)) == NULL);
+    CHECK(strstr(err, "rh_tls_config.struct_size is 4") != NULL);
+    u.cfg.tls = NULL;
+    u.cfg.struct_size = 8;
+    CHECK(rh_transport_new(&u.cfg, err, sizeof(err)) == NULL);
+    CHECK(strstr(err, "rh_transport_config.struct_size is 8, smaller than any") != NULL);
+}
+
 int main(int argc, char **argv)
 {
     int cycles = argc > 1 ? atoi(argv[1]) : 1000;
@@ -1259,6 +1290,7 @@ int main(int argc, char **argv)
     TEST(receive_queue_is_bounded_by_bytes);
     TEST(slow_large_frame_is_not_a_read_timeout);
     TEST(log_callback_gets_the_lines);
+    TEST(config_struct_size);
     stop_with_traffic_in_flight(cycles);
     fprintf(stderr, "%s stop_with_traffic_in_flight (%d cycles)\n",
             check_failures ? "?" : "ok  ", cycles);
