@@ -135,6 +135,8 @@ const char cli_node_help[] =
     "  Observability\n"
     "    --metrics[=false]        serve Prometheus text at /metrics (default on)\n"
     "    --log-level L            debug, info, warn or error (default info)\n"
+    "    --id-format F            number (default) or hex: IDs in events as\n"
+    "                             JSON numbers or as etcd's hex strings\n"
     "    --log-format F           text (default) or json: one JSON object a line\n"
     "                             as etcd's zap logger writes them (level, ts,\n"
     "                             msg, local-member-id, remote-peer-id)\n"
@@ -321,6 +323,16 @@ static void put_u64_field(rh_buf *b, const char *key, uint64_t v)
     rh_json_put_u64(b, v);
 }
 
+/* --id-format hex: member and cluster IDs as etcd's hex strings (exact in
+ * jq, which rounds 64-bit numbers); set before any thread starts. */
+static bool ids_hex;
+
+static void put_id_field(rh_buf *b, const char *key, uint64_t id)
+{
+    put_key(b, key);
+    rh_json_put_id(b, id, ids_hex);
+}
+
 /* A message type as docs/json.md writes it: its name, or a bare number. */
 static void put_type_field(rh_buf *b, const char *key, int32_t type)
 {
@@ -378,7 +390,7 @@ static void emit_id_event(node *n, const char *name, uint64_t id, const char *ke
     rh_buf b;
     rh_buf_init(&b);
     ev_begin(&b, name);
-    put_u64_field(&b, "id", id);
+    put_id_field(&b, "id", id);
     if (key)
         put_str_field(&b, key, val);
     ev_emit(n, &b);
@@ -390,7 +402,7 @@ static void emit_dropped(node *n, uint64_t id, int32_t type, const char *reason)
     rh_buf b;
     rh_buf_init(&b);
     ev_begin(&b, "dropped");
-    put_u64_field(&b, "id", id);
+    put_id_field(&b, "id", id);
     put_type_field(&b, "type", type);
     put_str_field(&b, "reason", reason);
     ev_emit(n, &b);
@@ -525,7 +537,7 @@ static int on_process(void *ctx, const rh_msg *m, const char *via)
     ev_begin(b, "recv");
     put_str_field(b, "via", via ? via : "unknown");
     put_key(b, "msg");
-    rh_json_put_msg(b, m);
+    rh_json_put_msg_ids(b, m, ids_hex);
     ev_emit(n, b);
     if (n->args.echo_resp)
         echo(n, m);
@@ -542,7 +554,7 @@ static int on_process_snapshot(void *ctx, const rh_msg *m, const char *path, uin
     ev_begin(b, "recv");
     put_str_field(b, "via", "snapshot");
     put_key(b, "msg");
-    rh_json_put_msg(b, m);
+    rh_json_put_msg_ids(b, m, ids_hex);
     put_str_field(b, "snapshotFile", path);
     put_u64_field(b, "snapshotBytes", bytes);
     ev_emit(n, b);
@@ -600,7 +612,7 @@ static void on_event(void *ctx, const rh_event *ev)
         rh_buf_init(&b);
         ev_begin(&b, "sent");
         put_str_field(&b, "via", ev->via);
-        put_u64_field(&b, "to", ev->peer);
+        put_id_field(&b, "to", ev->peer);
         put_type_field(&b, "type", ev->msg_type);
         ev_emit(n, &b);
         rh_buf_free(&b);
@@ -712,7 +724,7 @@ static void cmd_status(node *n)
     rh_buf b;
     rh_buf_init(&b);
     ev_begin(&b, "status");
-    put_u64_field(&b, "id", n->args.id);
+    put_id_field(&b, "id", n->args.id);
     put_u64_field(&b, "activePeers", rh_transport_active_peers(n->t));
     rh_buf_puts(&b, ",\"peers\":[");
     for (size_t i = 0; i < np; i++) {
@@ -722,7 +734,7 @@ static void cmd_status(node *n)
                 s = &st[k];
         bool active = s && s->active;
         rh_buf_puts(&b, i ? ",{\"id\":" : "{\"id\":");
-        rh_json_put_u64(&b, copy[i].id);
+        rh_json_put_id(&b, copy[i].id, ids_hex);
         rh_buf_puts(&b, ",\"active\":");
         rh_json_put_bool(&b, active);
         rh_buf_puts(&b, ",\"paused\":");
@@ -1057,8 +1069,8 @@ static void emit_ready(node *n)
     rh_buf b;
     rh_buf_init(&b);
     ev_begin(&b, "ready");
-    put_u64_field(&b, "id", n->args.id);
-    put_u64_field(&b, "clusterId", n->args.cluster_id);
+    put_id_field(&b, "id", n->args.id);
+    put_id_field(&b, "clusterId", n->args.cluster_id);
     rh_buf_puts(&b, ",\"listen\":[");
     for (size_t i = 0; i < n->args.n_listen; i++) {
         char url[600];
@@ -1104,6 +1116,7 @@ int cli_node_main(int argc, char **argv)
         return status;
     rh_log_level = n->args.log_level;
     log_json = n->args.log_json;
+    ids_hex = n->args.ids_hex;
     log_local_id = n->args.id;
     if (!n->args.metrics)
         node_log(RH_LOG_WARN, "--metrics=false: the transport always serves /metrics");

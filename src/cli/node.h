@@ -66,6 +66,7 @@ typedef struct node_args {
     bool echo_resp;                  /* --reply echo-resp */
     int log_level;                   /* rh_log_level */
     bool log_json;                   /* --log-format json */
+    bool ids_hex;                    /* --id-format hex */
     int head_timeout_ms;             /* --read-header-timeout */
     int handshake_timeout_ms;        /* --handshake-timeout */
     uint64_t max_handshakes;         /* --max-handshakes */

@@ -863,6 +863,14 @@ int node_parse_args(int argc, char **argv, node_args *a, bool *done)
                                      "or error", val);
                 goto fail;
             }
+        } else if (VALUE_FLAG("id-format")) {
+            if (r < 0)
+                goto usage;
+            if (strcmp(val, "hex") != 0 && strcmp(val, "number") != 0) {
+                rc = cli_usage_error(CMD, "--id-format: \"%s\" is not number or hex", val);
+                goto fail;
+            }
+            a->ids_hex = strcmp(val, "hex") == 0;
         } else if (VALUE_FLAG("log-format")) {
             if (r < 0)
                 goto usage;

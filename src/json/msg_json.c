@@ -50,13 +50,24 @@ bool rh_id_parse_hex(const char *s, size_t n, uint64_t *out)
 
 #define PUT_LIT(b, lit) rh_buf_append((b), (lit), sizeof(lit) - 1)
 
-static void put_u64_list(rh_buf *b, const uint64_t *ids, size_t n)
+void rh_json_put_id(rh_buf *b, uint64_t id, bool hex)
+{
+    if (!hex) {
+        rh_json_put_u64(b, id);
+        return;
+    }
+    char s[20];
+    int n = snprintf(s, sizeof(s), "\"%llx\"", (unsigned long long)id);
+    rh_buf_append(b, s, (size_t)n);
+}
+
+static void put_id_list(rh_buf *b, const uint64_t *ids, size_t n, bool hex)
 {
     rh_buf_putc(b, '[');
     for (size_t i = 0; i < n; i++) {
         if (i)
             rh_buf_putc(b, ',');
-        rh_json_put_u64(b, ids[i]);
+        rh_json_put_id(b, ids[i], hex);
     }
     rh_buf_putc(b, ']');
 }
@@ -83,16 +94,16 @@ static void put_bytes_field(rh_buf *b, const char *comma_key, const rh_bytes *v)
 }
 
 /* The members of a ConfState, without braces. */
-static void put_conf_state_members(rh_buf *b, const rh_conf_state *c)
+static void put_conf_state_members(rh_buf *b, const rh_conf_state *c, bool hex)
 {
     PUT_LIT(b, "\"voters\":");
-    put_u64_list(b, c->voters, c->n_voters);
+    put_id_list(b, c->voters, c->n_voters, hex);
     PUT_LIT(b, ",\"learners\":");
-    put_u64_list(b, c->learners, c->n_learners);
+    put_id_list(b, c->learners, c->n_learners, hex);
     PUT_LIT(b, ",\"votersOutgoing\":");
-    put_u64_list(b, c->voters_outgoing, c->n_voters_outgoing);
+    put_id_list(b, c->voters_outgoing, c->n_voters_outgoing, hex);
     PUT_LIT(b, ",\"learnersNext\":");
-    put_u64_list(b, c->learners_next, c->n_learners_next);
+    put_id_list(b, c->learners_next, c->n_learners_next, hex);
     PUT_LIT(b, ",\"autoLeave\":");
     rh_json_put_bool(b, c->auto_leave);
 }
@@ -100,12 +111,12 @@ static void put_conf_state_members(rh_buf *b, const rh_conf_state *c)
 void rh_json_put_conf_state(rh_buf *b, const rh_conf_state *c)
 {
     rh_buf_putc(b, '{');
-    put_conf_state_members(b, c);
+    put_conf_state_members(b, c, false);
     rh_buf_putc(b, '}');
 }
 
 /* `"data":S,"metadata":{...}` (data only when present), without braces. */
-static void put_snapshot_members(rh_buf *b, const rh_snapshot *s)
+static void put_snapshot_members(rh_buf *b, const rh_snapshot *s, bool hex)
 {
     if (s->data.data) {
         PUT_LIT(b, "\"data\":");
@@ -116,15 +127,15 @@ static void put_snapshot_members(rh_buf *b, const rh_snapshot *s)
     rh_json_put_u64(b, s->metadata.index);
     PUT_LIT(b, ",\"term\":");
     rh_json_put_u64(b, s->metadata.term);
-    PUT_LIT(b, ",\"confState\":");
-    rh_json_put_conf_state(b, &s->metadata.conf_state);
-    rh_buf_putc(b, '}');
+    PUT_LIT(b, ",\"confState\":{");
+    put_conf_state_members(b, &s->metadata.conf_state, hex);
+    PUT_LIT(b, "}}");
 }
 
 void rh_json_put_snapshot(rh_buf *b, const rh_snapshot *s)
 {
     rh_buf_putc(b, '{');
-    put_snapshot_members(b, s);
+    put_snapshot_members(b, s, false);
     rh_buf_putc(b, '}');
 }
 
@@ -142,12 +153,17 @@ void rh_json_put_entry(rh_buf *b, const rh_entry *e)
 
 void rh_json_put_msg(rh_buf *b, const rh_msg *m)
 {
+    rh_json_put_msg_ids(b, m, false);
+}
+
+void rh_json_put_msg_ids(rh_buf *b, const rh_msg *m, bool hex)
+{
     PUT_LIT(b, "{\"type\":");
     put_enum(b, rh_msg_type_name(m->type), m->type);
     PUT_LIT(b, ",\"to\":");
-    rh_json_put_u64(b, m->to);
+    rh_json_put_id(b, m->to, hex);
     PUT_LIT(b, ",\"from\":");
-    rh_json_put_u64(b, m->from);
+    rh_json_put_id(b, m->from, hex);
     PUT_LIT(b, ",\"term\":");
     rh_json_put_u64(b, m->term);
     PUT_LIT(b, ",\"logTerm\":");
@@ -168,19 +184,20 @@ void rh_json_put_msg(rh_buf *b, const rh_msg *m)
     rh_json_put_u64(b, m->reject_hint);
     put_bytes_field(b, ",\"context\":", &m->context);
     if (m->has_snapshot) {
-        PUT_LIT(b, ",\"snapshot\":");
-        rh_json_put_snapshot(b, &m->snapshot);
+        PUT_LIT(b, ",\"snapshot\":{");
+        put_snapshot_members(b, &m->snapshot, hex);
+        rh_buf_putc(b, '}');
     }
     if (m->has_vote) {
         PUT_LIT(b, ",\"vote\":");
-        rh_json_put_u64(b, m->vote);
+        rh_json_put_id(b, m->vote, hex);
     }
     if (m->n_responses) {
         PUT_LIT(b, ",\"responses\":[");
         for (size_t i = 0; i < m->n_responses; i++) {
             if (i)
                 rh_buf_putc(b, ',');
-            rh_json_put_msg(b, &m->responses[i]);
+            rh_json_put_msg_ids(b, &m->responses[i], hex);
         }
         rh_buf_putc(b, ']');
     }
@@ -202,14 +219,14 @@ void rh_json_put_entry_record(rh_buf *b, const rh_entry *e)
 void rh_json_put_snapshot_record(rh_buf *b, const rh_snapshot *s)
 {
     PUT_LIT(b, "{\"kind\":\"Snapshot\",");
-    put_snapshot_members(b, s);
+    put_snapshot_members(b, s, false);
     rh_buf_putc(b, '}');
 }
 
 void rh_json_put_conf_state_record(rh_buf *b, const rh_conf_state *c)
 {
     PUT_LIT(b, "{\"kind\":\"ConfState\",");
-    put_conf_state_members(b, c);
+    put_conf_state_members(b, c, false);
     rh_buf_putc(b, '}');
 }
 

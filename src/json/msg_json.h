@@ -49,6 +49,11 @@ bool rh_id_parse_hex(const char *s, size_t n, uint64_t *out);
 
 /* MSG form (docs/json.md): keys in fixed order, no spaces. */
 void rh_json_put_msg(rh_buf *b, const rh_msg *m);
+/* The same with member IDs (to, from, vote, conf state) as etcd's hex
+ * strings when hex ("8e9e05c52164694d"; the input side reads both). */
+void rh_json_put_msg_ids(rh_buf *b, const rh_msg *m, bool hex);
+/* A member ID: a number, or its hex string. */
+void rh_json_put_id(rh_buf *b, uint64_t id, bool hex);
 /* Entry E and snapshot SNAP as they appear inside MSG (enum names). */
 void rh_json_put_entry(rh_buf *b, const rh_entry *e);
 void rh_json_put_snapshot(rh_buf *b, const rh_snapshot *s);

@@ -562,7 +562,37 @@ def log_format_json():
     ok("--log-format yaml: exit 2 naming the flag")
 
 
+def id_format_hex():
+    """--id-format hex: every ID in the events as etcd's hex string (the
+    default stays the spec's JSON numbers); input takes either form."""
+    a_id, b_id = 0x8e9e05c52164694d, 0xfedcba9876543210
+    pa, pb = free_port(), free_port()
+    a = Node("a", node_args(a_id, CID, pa, [(b_id, pb)], ["--id-format", "hex"]))
+    b = Node("b", node_args(b_id, CID, pb, [(a_id, pa)], ["--id-format=hex"]))
+    check(a.ready.get("id") == "8e9e05c52164694d" and a.ready.get("clusterId") == "%x" % CID,
+          "ready event: %r" % a.ready.get("_raw"))
+    act = a.wait(lambda e: e.get("event") == "peerActive", "peerActive", 5, 0)
+    check(act.get("id") == "fedcba9876543210", "peerActive id %r" % act.get("id"))
+    b.wait(lambda e: e.get("event") == "peerActive", "peerActive", 5, 0)
+    m = b.mark()
+    a.send({"type": "MsgHeartbeat", "to": "fedcba9876543210", "from": a_id, "term": 7})
+    ev = b.wait(lambda e: e.get("event") == "recv", "recv", 5, m)
+    check(ev["msg"].get("to") == "fedcba9876543210" and ev["msg"].get("from") == "8e9e05c52164694d",
+          "recv: %r" % ev.get("_raw"))
+    st = a.status()
+    check([p.get("id") for p in st.get("peers", [])] == ["fedcba9876543210"] and
+          st.get("id") == "8e9e05c52164694d", "status: %r" % st.get("_raw"))
+    a.stop0()
+    b.stop0()
+    ok("--id-format hex: ready, peerActive, recv (to, from) and status carry IDs as hex "
+       "strings; input in both forms")
+    code, _, err = run_cli(["--id", "1", "--cluster-id", "2", "--listen", url(free_port()),
+                            "--id-format", "octal"])
+    check(code == 2 and "--id-format" in err, "--id-format octal: exit %d, %r" % (code, err))
+    ok("--id-format octal: exit 2 naming the flag")
+
+
 if __name__ == "__main__":
-    main([log_format_json, usage_errors, port_already_bound, accepted_values, derive_etcd_default, derive_cluster,
+    main([id_format_hex, log_format_json, usage_errors, port_already_bound, accepted_values, derive_etcd_default, derive_cluster,
           advertise_and_versions, versions_enforced, advertise_learned_by_receiver, dial_timeout, dial_retry,
           usage_errors_new_limits, accepted_limits])
