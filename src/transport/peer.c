@@ -157,10 +157,21 @@ void rhi_peer_msg_failed(peer *p, const rh_msg *m, const char *via, const char *
             (unsigned long long)p->id, why);
     rhi_peer_emit(p, RH_EV_DROPPED, m->type, via, why);
     p->st->sent_failures++;
+    rhi_report_unreachable(t, m->to);
+    if (m->type == RH_MSG_SNAP)
+        rhi_report_snapshot(t, m->to, false);
+}
+
+void rhi_report_unreachable(rh_transport *t, uint64_t id)
+{
     if (t->cfg.raft.report_unreachable)
-        t->cfg.raft.report_unreachable(t->cfg.raft.ctx, m->to);
-    if (m->type == RH_MSG_SNAP && t->cfg.raft.report_snapshot)
-        t->cfg.raft.report_snapshot(t->cfg.raft.ctx, m->to, false);
+        t->cfg.raft.report_unreachable(t->cfg.raft.ctx, id);
+}
+
+void rhi_report_snapshot(rh_transport *t, uint64_t id, bool finished)
+{
+    if (t->cfg.raft.report_snapshot)
+        t->cfg.raft.report_snapshot(t->cfg.raft.ctx, id, finished);
 }
 
 /* ---- messages ----------------------------------------------------------------- */

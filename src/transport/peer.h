@@ -66,6 +66,12 @@ void rhi_peer_emit(peer *p, int kind, int32_t type, const char *via, const char 
  * MsgSnap reported failed. */
 void rhi_peer_msg_failed(peer *p, const rh_msg *m, const char *via, const char *why);
 
+/* The application's report_unreachable / report_snapshot, when it gave
+ * them (etcd's Raft.ReportUnreachable, ReportSnapshot): id is the peer's,
+ * which the snapshot sender may know only by its ID. */
+void rhi_report_unreachable(rh_transport *t, uint64_t id);
+void rhi_report_snapshot(rh_transport *t, uint64_t id, bool finished);
+
 /* ---- messages ---- */
 
 /* Sends m (taken, m->to == p->id) by the channel etcd's picker would use. */

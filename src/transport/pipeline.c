@@ -41,15 +41,14 @@ static void finish_msg(pipe_conn *c, bool okay, const char *why)
         p->st->sent_bytes += c->body_len;
         rhi_peer_activate(p);
         rhi_peer_emit(p, RH_EV_SENT, m->type, "pipeline", NULL);
-        if (m->type == RH_MSG_SNAP && t->cfg.raft.report_snapshot)
-            t->cfg.raft.report_snapshot(t->cfg.raft.ctx, m->to, true);
+        if (m->type == RH_MSG_SNAP)
+            rhi_report_snapshot(t, m->to, true);
     } else {
         p->st->sent_failures++;
         rhi_peer_deactivate(p, "pipeline", "write", why);
-        if (t->cfg.raft.report_unreachable)
-            t->cfg.raft.report_unreachable(t->cfg.raft.ctx, m->to);
-        if (m->type == RH_MSG_SNAP && t->cfg.raft.report_snapshot)
-            t->cfg.raft.report_snapshot(t->cfg.raft.ctx, m->to, false);
+        rhi_report_unreachable(t, m->to);
+        if (m->type == RH_MSG_SNAP)
+            rhi_report_snapshot(t, m->to, false);
     }
     rhi_tmsg_free(m);
 }

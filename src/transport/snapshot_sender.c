@@ -110,11 +110,9 @@ static void snap_done(snap_send *s, bool okay, const char *why)
             p->st->sent_failures++;
             rhi_peer_deactivate(p, "snapshot sender", "post", why);
         }
-        if (t->cfg.raft.report_unreachable)
-            t->cfg.raft.report_unreachable(t->cfg.raft.ctx, to);
+        rhi_report_unreachable(t, to);
     }
-    if (t->cfg.raft.report_snapshot)
-        t->cfg.raft.report_snapshot(t->cfg.raft.ctx, to, okay);
+    rhi_report_snapshot(t, to, okay);
     snap_free(s);
 }
 
@@ -309,8 +307,7 @@ void rhi_snapshot_send_start(rh_transport *t, rh_msg *m, int fd, uint64_t size)
     snap_send *s = calloc(1, sizeof(*s));
     if (!s) {
         close(fd);
-        if (t->cfg.raft.report_snapshot)
-            t->cfg.raft.report_snapshot(t->cfg.raft.ctx, m->to, false);
+        rhi_report_snapshot(t, m->to, false);
         rhi_tmsg_free(m);
         return;
     }

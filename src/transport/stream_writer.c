@@ -292,8 +292,8 @@ static void fail(stream_writer *w, const char *action, const char *why)
                     action, why);
     p->st->sent_failures++;
     rhi_writer_close(w, NULL);
-    if (had_queue && p->t->cfg.raft.report_unreachable)
-        p->t->cfg.raft.report_unreachable(p->t->cfg.raft.ctx, p->id);
+    if (had_queue)
+        rhi_report_unreachable(p->t, p->id);
     rhi_msgq_clear(&w->q);
 }
 
