@@ -10,15 +10,70 @@ test_snapshot.py (snapshots both ways, default 0, 1 and 256 MiB,
 byte-identical) with every member on https:// and mutual TLS: the C node
 and gopeer with --peer-cert-file, --peer-key-file, --peer-trusted-ca-file
 and --peer-client-cert-auth (gopeer builds etcd's transport.TLSInfo from
-them), certificates from tests/tls/make-certs.sh.
+them), certificates from tests/tls/make-certs.sh. Then probing over TLS:
+C's probers reach Go (etcd_network_peer_round_trip_time_seconds for Go in
+C's /metrics) and GET /raft/probing over TLS gets etcd's answer from both.
 """
+import json
 import os
+import re
+import socket
+import ssl
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_go_streams  # noqa: E402
 import test_snapshot  # noqa: E402
-from harness import main, make_certs, ok  # noqa: E402
+import test_tls_refusals as R  # noqa: E402
+from harness import Failed, free_port, main, make_certs, ok  # noqa: E402
+
+
+def tls_get(port, path):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(R.f("ca.pem"))
+    ctx.load_cert_chain(R.f("m3.pem"), R.f("m3-key.pem"))
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=5),
+                        server_hostname="127.0.0.1")
+    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path).encode())
+    data = b""
+    while True:
+        try:
+            b = s.recv(65536)
+        except (ssl.SSLError, OSError):
+            break
+        if not b:
+            break
+        data += b
+    s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return head.decode("latin-1"), body
+
+
+def probing(certs):
+    R.CERTS = certs
+    cport, gport = free_port(), free_port()
+    c = R.c_node(cport, gport, R.peer_flags("m1", prefix="--"))
+    g = R.go_peer(gport, cport, R.peer_flags("m2"))
+    c.wait_event(lambda e: e["event"] == "peerActive", 10, "C sees Go active")
+    for port, who in ((cport, "C"), (gport, "Go")):
+        head, body = tls_get(port, "/raft/probing")
+        if " 200 " not in head.split("\r\n")[0] or json.loads(body.split(b"\n")[0] or b"{}").get("OK") is not True:
+            raise Failed("GET /raft/probing over TLS to %s: %r %r" % (who, head[:80], body[:120]))
+    end = time.monotonic() + 12  # the first probes go out 4 s after the peer is added
+    while True:
+        _, body = tls_get(cport, "/metrics")
+        m = re.search(r'etcd_network_peer_round_trip_time_seconds_count\{To="60"\} (\d+)',
+                      body.decode("utf-8", "replace"))
+        if m and int(m.group(1)) > 0:
+            break
+        if time.monotonic() > end:
+            raise Failed("C's probers never reached Go over TLS (no RTT samples for 60)")
+        time.sleep(0.5)
+    ok("probing over TLS: GET /raft/probing answered by C and Go; C's probers measured Go's "
+       "round trip %s times" % m.group(1))
+    for p in (g, c):
+        p.stop()
 
 
 def test():
@@ -28,6 +83,7 @@ def test():
     test_go_streams.test()
     ok("streams over TLS: done; snapshots over TLS next")
     test_snapshot.test()
+    probing(certs)
 
 
 if __name__ == "__main__":
