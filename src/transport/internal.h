@@ -43,14 +43,14 @@ int rh_url_parse(const char *url, rh_url *out, char *err, size_t errlen);
  * (X-Server-From, X-Server-Version, X-Min-Cluster-Version,
  * X-Etcd-Cluster-ID, X-PeerURLs), then `extra`. Returns its length (nothing
  * written when over cap), 0 when url or a header is invalid. */
-size_t rhi_transport_request_head(rh_transport *t, char *out, size_t cap, const char *method,
+size_t rhi_client_request_head(rh_transport *t, char *out, size_t cap, const char *method,
                               const char *target, const char *url,
                               const rh_http_header *extra, size_t n_extra);
 /* Parses the response head at the start of bev's input, skipping interim
  * (1xx) heads in a loop (never recursion: a peer may send thousands).
  * Returns the final head's length, still in the input (resp points into it:
  * drain after use), 0 while incomplete, or a negative code with err. */
-int rhi_transport_response_head(struct bufferevent *bev, rh_http_parser *hp,
+int rhi_client_response_head(struct bufferevent *bev, rh_http_parser *hp,
                             rh_http_response *resp, rh_err *err);
 /* TCP keepalive and TCP_USER_TIMEOUT: half-open links are found even when
  * no read is pending (ours; etcd relies on Go's 30 s keepalive). */

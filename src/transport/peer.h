@@ -10,8 +10,9 @@
  * frees what the peer owns once it is unlinked).
  *
  * The channels report up through their peer (status, events, failed sends,
- * received messages), not into transport.c; they still read the
- * transport's config and dial through it. Loop thread only (teardown in
+ * received messages, the application's report_* callbacks), never into
+ * transport.c; they read the transport's config and dial through the
+ * connection layer (conn.h). Loop thread only (teardown in
  * rh_transport_free runs after the loop has stopped).
  */
 #ifndef RH_TRANSPORT_PEER_H

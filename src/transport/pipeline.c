@@ -75,7 +75,7 @@ static void write_request(pipe_conn *c)
         rh_http_header_make("Content-Length", len),
     };
     char head[2048];
-    size_t hl = rhi_transport_request_head(t, head, sizeof(head), "POST", RH_HTTP_PATH_RAFT,
+    size_t hl = rhi_client_request_head(t, head, sizeof(head), "POST", RH_HTTP_PATH_RAFT,
                                        p->urls[c->url % p->n_urls], h, 2);
     struct evbuffer *out = bufferevent_get_output(c->bev);
     struct evbuffer_iovec v;
@@ -138,7 +138,7 @@ static void on_read(struct bufferevent *bev, void *arg)
     struct evbuffer *in = bufferevent_get_input(bev);
     if (c->state == PC_WAIT) {
         rh_err err;
-        int rc = rhi_transport_response_head(bev, &c->hp, &c->resp, &err);
+        int rc = rhi_client_response_head(bev, &c->hp, &c->resp, &err);
         if (rc < 0) {
             conn_fail(c, err.msg);
             return;

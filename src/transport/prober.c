@@ -166,7 +166,7 @@ static void on_read(struct bufferevent *bev, void *arg)
     struct evbuffer *in = bufferevent_get_input(bev);
     if (pr->state == PR_WAIT) {
         rh_err err;
-        int rc = rhi_transport_response_head(bev, &pr->hp, &pr->resp, &err);
+        int rc = rhi_client_response_head(bev, &pr->hp, &pr->resp, &err);
         if (rc < 0) {
             record_failure(pr, err.msg);
             return;
@@ -208,7 +208,7 @@ static void send_probe(prober *pr)
 {
     peer *p = pr->p;
     char head[2048];
-    size_t hl = rhi_transport_request_head(p->t, head, sizeof(head), "GET", RH_HTTP_PATH_PROBING,
+    size_t hl = rhi_client_request_head(p->t, head, sizeof(head), "GET", RH_HTTP_PATH_PROBING,
                                        p->urls[pr->url % p->n_urls], NULL, 0);
     if (hl == 0 || hl > sizeof(head)) {
         record_failure(pr, "cannot build the probe request");

@@ -162,7 +162,7 @@ static void start_body(snap_send *s)
         rh_http_header_make("Transfer-Encoding", "chunked"),
     };
     char head[2048];
-    size_t hl = rhi_transport_request_head(t, head, sizeof(head), "POST", RH_HTTP_PATH_SNAPSHOT,
+    size_t hl = rhi_client_request_head(t, head, sizeof(head), "POST", RH_HTTP_PATH_SNAPSHOT,
                                        s->url, h, 2);
     if (hl == 0 || hl > sizeof(head)) {
         snap_done(s, false, "cannot build the request");
@@ -217,7 +217,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 {
     snap_send *s = arg;
     rh_err err;
-    int rc = rhi_transport_response_head(bev, &s->hp, &s->resp, &err);
+    int rc = rhi_client_response_head(bev, &s->hp, &s->resp, &err);
     if (rc < 0) {
         snap_done(s, false, err.msg);
         return;

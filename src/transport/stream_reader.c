@@ -104,7 +104,7 @@ static void send_request(stream_reader *r)
     rh_http_header h[] = {rh_http_header_make("X-Raft-To", to)};
     char buf[2048];
     size_t n =
-        rhi_transport_request_head(t, buf, sizeof(buf), "GET", target, p->urls[r->url], h, 1);
+        rhi_client_request_head(t, buf, sizeof(buf), "GET", target, p->urls[r->url], h, 1);
     if (n == 0 || n > sizeof(buf)) {
         finish(r, "dial", "cannot build request (URL too long?)", true);
         return;
@@ -531,7 +531,7 @@ static void on_read(struct bufferevent *bev, void *arg)
     stream_reader *r = arg;
     if (r->state == R_HEAD) {
         rh_err err;
-        int rc = rhi_transport_response_head(bev, &r->hp, &r->resp, &err);
+        int rc = rhi_client_response_head(bev, &r->hp, &r->resp, &err);
         if (rc < 0) {
             finish(r, "dial", err.msg, true);
             return;

@@ -199,7 +199,7 @@ void rh_bev_tune(struct bufferevent *bev)
     bufferevent_set_max_single_write(bev, RH_IO_MAX);
 }
 
-int rhi_transport_response_head(struct bufferevent *bev, rh_http_parser *hp,
+int rhi_client_response_head(struct bufferevent *bev, rh_http_parser *hp,
                             rh_http_response *resp, rh_err *err)
 {
     struct evbuffer *in = bufferevent_get_input(bev);
@@ -218,7 +218,7 @@ int rhi_transport_response_head(struct bufferevent *bev, rh_http_parser *hp,
     }
 }
 
-size_t rhi_transport_request_head(rh_transport *t, char *out, size_t cap, const char *method,
+size_t rhi_client_request_head(rh_transport *t, char *out, size_t cap, const char *method,
                               const char *target, const char *url,
                               const rh_http_header *extra, size_t n_extra)
 {
