@@ -3,7 +3,8 @@
  * Two transports in one process, members 1 and 2 of cluster 0x1000 on
  * 127.0.0.1 (ports chosen by the kernel): member 1 sends a MsgApp with one
  * entry and a MsgHeartbeat to member 2, which answers the heartbeat.
- * Exits 0 once member 1 has the answer, 1 after 10 s without it.
+ * Exits 0 once member 2 has the MsgApp and member 1 the answer, 1 after
+ * 10 s without them.
  *
  *   cc two_transports.c $(pkg-config --cflags --libs rafthttp) -o two_transports
  */
@@ -95,12 +96,17 @@ int main(void)
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += 10;
+    /* the two messages may take different streams (MsgApp its own): no
+     * order between them, so wait for each */
     int ok = 1;
     pthread_mutex_lock(&a.mu);
     while (!a.got_resp && ok)
         ok = pthread_cond_timedwait(&a.cond, &a.mu, &until) == 0;
     pthread_mutex_unlock(&a.mu);
     pthread_mutex_lock(&b.mu);
+    int waited = 1;
+    while (!b.got_app && waited)
+        waited = pthread_cond_timedwait(&b.cond, &b.mu, &until) == 0;
     int app = b.got_app;
     pthread_mutex_unlock(&b.mu);
 
