@@ -304,6 +304,16 @@ static int bytes_flag(const char *name, const char *val, uint64_t min, uint64_t 
                            "512MiB)", name, val);
 }
 
+/* One of two words: *out is whether it is `on` (not `off`). */
+static int either_flag(const char *name, const char *val, const char *off, const char *on,
+                       bool *out)
+{
+    if (strcmp(val, on) != 0 && strcmp(val, off) != 0)
+        return cli_usage_error(CMD, "--%s: \"%s\" is not %s or %s", name, val, off, on);
+    *out = strcmp(val, on) == 0;
+    return 0;
+}
+
 /* A count: digits only, min..max. */
 static int count_flag(const char *name, const char *val, uint64_t min, uint64_t max,
                       uint64_t *out)
@@ -864,21 +874,11 @@ int node_parse_args(int argc, char **argv, node_args *a, bool *done)
                 goto fail;
             }
         } else if (VALUE_FLAG("id-format")) {
-            if (r < 0)
+            if (r < 0 || either_flag("id-format", val, "number", "hex", &a->ids_hex))
                 goto usage;
-            if (strcmp(val, "hex") != 0 && strcmp(val, "number") != 0) {
-                rc = cli_usage_error(CMD, "--id-format: \"%s\" is not number or hex", val);
-                goto fail;
-            }
-            a->ids_hex = strcmp(val, "hex") == 0;
         } else if (VALUE_FLAG("log-format")) {
-            if (r < 0)
+            if (r < 0 || either_flag("log-format", val, "text", "json", &a->log_json))
                 goto usage;
-            if (strcmp(val, "json") != 0 && strcmp(val, "text") != 0) {
-                rc = cli_usage_error(CMD, "--log-format: \"%s\" is not text or json", val);
-                goto fail;
-            }
-            a->log_json = strcmp(val, "json") == 0;
         } else if (BOOL_FLAG("metrics")) {
             if (r < 0)
                 goto usage;
