@@ -65,6 +65,27 @@ def hexid(i):
     return "%x" % i
 
 
+def rss_kib(pid):
+    """VmRSS of a process in KiB (-1 when it has none)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return -1
+
+
+def make_certs():
+    """tests/tls/make-certs.sh into WORKDIR/certs (once); its path."""
+    d = os.path.join(WORKDIR, "certs")
+    if os.path.exists(os.path.join(d, "ca.pem")):
+        return d
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tls", "make-certs.sh")
+    p = subprocess.run(["bash", script, d], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True)
+    check(p.returncode == 0, "tests/tls/make-certs.sh failed (%d): %s" % (p.returncode, p.stdout[-500:]))
+    return d
+
+
 # ------------------------------------------------------------------ etcd IDs
 
 def member_id(urls, token="etcd-cluster"):

@@ -19,8 +19,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bb import (Failed, Node, b64, check, cluster_id, free_port, get_metrics, hexid, http,  # noqa
-                main, member_id, node_args, ok, pb_encode_msg, peer_headers, read_response, sample,
-                url)
+                main, member_id, node_args, ok, pb_encode_msg, peer_headers, read_response, rss_kib,
+                sample, url)
 
 CID = 0xc1d
 
@@ -316,14 +316,6 @@ def read_header_timeout_flag():
     b.stop0()
     ok("--read-header-timeout 1s: a POST /raft body trickled over 1.8s is served (204, recv); streams stay "
        "up 2.5s (no peerInactive, heartbeat via streamMsg)")
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return -1
 
 
 def pipelining_client_that_never_reads():

@@ -30,28 +30,15 @@ import re
 import shutil
 import socket
 import ssl
-import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bb import (WORKDIR, Failed, Node, check, free_port, get_metrics, hexid, main, ok,  # noqa
-                parse_metrics, read_response, sample)
+from bb import (WORKDIR, Failed, Node, check, free_port, hexid, main, make_certs, ok,  # noqa
+                parse_metrics, read_response, rss_kib, sample)
 
 A, B, C, CID = 0xa1, 0xb2, 0xc3, 0x7e57
-
-
-def certs():
-    """tests/tls/make-certs.sh into the work dir (once); its path."""
-    d = os.path.join(WORKDIR, "certs")
-    if os.path.exists(os.path.join(d, "ca.pem")):
-        return d
-    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tls", "make-certs.sh")
-    p = subprocess.run(["bash", script, d], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       text=True)
-    check(p.returncode == 0, "tests/tls/make-certs.sh failed (%d): %s" % (p.returncode, p.stdout[-500:]))
-    return d
 
 
 def https(port):
@@ -67,13 +54,13 @@ def tls_node(name, ident, port, peers, cert, key, ca, extra=()):
 
 
 def member(name, ident, port, peers, m, extra=()):
-    d = certs()
+    d = make_certs()
     return tls_node(name, ident, port, peers, os.path.join(d, m + ".pem"),
                     os.path.join(d, m + "-key.pem"), os.path.join(d, "ca.pem"), extra)
 
 
 def client_ctx(cert="m3", ca="ca.pem"):
-    d = certs()
+    d = make_certs()
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(os.path.join(d, ca))
     if cert:
@@ -171,14 +158,6 @@ def log_has(node, pattern, timeout=5):
         if time.monotonic() > end:
             raise Failed("%s: no log line matching %r within %ds" % (node.name, pattern, timeout))
         time.sleep(0.1)
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 # ------------------------------------------------------------------ checks
@@ -398,7 +377,7 @@ def hostile_handshakes():
 
 
 def rotation():
-    d = certs()
+    d = make_certs()
     rot = os.path.join(WORKDIR, "rotation")
     os.makedirs(rot, exist_ok=True)
     cert, key, ca = (os.path.join(rot, n) for n in ("cert.pem", "key.pem", "ca.pem"))

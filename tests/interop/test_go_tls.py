@@ -17,8 +17,6 @@ C's /metrics) and GET /raft/probing over TLS gets etcd's answer from both.
 import json
 import os
 import re
-import socket
-import ssl
 import sys
 import time
 
@@ -29,27 +27,6 @@ import test_tls_refusals as R  # noqa: E402
 from harness import Failed, free_port, main, make_certs, ok  # noqa: E402
 
 
-def tls_get(port, path):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.load_verify_locations(R.f("ca.pem"))
-    ctx.load_cert_chain(R.f("m3.pem"), R.f("m3-key.pem"))
-    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=5),
-                        server_hostname="127.0.0.1")
-    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path).encode())
-    data = b""
-    while True:
-        try:
-            b = s.recv(65536)
-        except (ssl.SSLError, OSError):
-            break
-        if not b:
-            break
-        data += b
-    s.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    return head.decode("latin-1"), body
-
-
 def probing(certs):
     R.CERTS = certs
     cport, gport = free_port(), free_port()
@@ -57,12 +34,13 @@ def probing(certs):
     g = R.go_peer(gport, cport, R.peer_flags("m2"))
     c.wait_event(lambda e: e["event"] == "peerActive", 10, "C sees Go active")
     for port, who in ((cport, "C"), (gport, "Go")):
-        head, body = tls_get(port, "/raft/probing")
+        head, _, body = R.tls_get(port, "/raft/probing").partition(b"\r\n\r\n")
+        head = head.decode("latin-1")
         if " 200 " not in head.split("\r\n")[0] or json.loads(body.split(b"\n")[0] or b"{}").get("OK") is not True:
             raise Failed("GET /raft/probing over TLS to %s: %r %r" % (who, head[:80], body[:120]))
     end = time.monotonic() + 12  # the first probes go out 4 s after the peer is added
     while True:
-        _, body = tls_get(cport, "/metrics")
+        body = R.tls_get(cport, "/metrics")
         m = re.search(r'etcd_network_peer_round_trip_time_seconds_count\{To="60"\} (\d+)',
                       body.decode("utf-8", "replace"))
         if m and int(m.group(1)) > 0:

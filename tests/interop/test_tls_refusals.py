@@ -89,9 +89,9 @@ def wait_log(p, pattern, what, timeout=8.0):
         time.sleep(0.1)
 
 
-def c_counter(port, reason, cert="m3"):
-    """C's rafthttp_tls_handshake_failures_total{reason=...} over https (or
-    http when port serves plain)."""
+def tls_get(port, path, cert="m3"):
+    """GET path with a client certificate over https (or plain http when
+    the handshake fails: a plain port); the raw response bytes."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(f("ca.pem"))
     ctx.load_cert_chain(f(cert + ".pem"), f(cert + "-key.pem"))
@@ -101,7 +101,7 @@ def c_counter(port, reason, cert="m3"):
         s = ctx.wrap_socket(s, server_hostname="127.0.0.1")
     except (ssl.SSLError, OSError):
         s = socket.create_connection(("127.0.0.1", port), timeout=5)  # a plain port
-    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path).encode())
     data = b""
     while True:
         try:
@@ -112,6 +112,13 @@ def c_counter(port, reason, cert="m3"):
             break
         data += b
     s.close()
+    return data
+
+
+def c_counter(port, reason, cert="m3"):
+    """C's rafthttp_tls_handshake_failures_total{reason=...} over https (or
+    http when port serves plain)."""
+    data = tls_get(port, "/metrics", cert)
     m = re.search(r'rafthttp_tls_handshake_failures_total\{reason="%s"\} (\d+)' % reason,
                   data.decode("utf-8", "replace"))
     if not m:
@@ -180,31 +187,41 @@ def no_client_cert(port, what):
     raise Failed("%s: a client without a certificate got an answer: %r" % (what, got))
 
 
+# C refusing a peer: (what, the peer's certificate, C's flags, C's reason
+# tag, words C's line must hold); test_etcd_tls_refusals.py runs them too.
+C_REFUSES = [
+    ("certificate from another CA", "wrong-ca", [], "unknown_ca",
+     ['issued by "other test CA"', "not in the trusted CA file"]),
+    ("expired certificate", "expired", [], "expired",
+     ['CN "expired" expired on 2020-01-02 00:00:00 UTC']),
+    ("CN not allowed", "wrong-cn", ["--allowed-cn", "m2"], "cn_not_allowed",
+     ['CN "intruder" is not the allowed CN "m2"']),
+    ("hostname not allowed", "dns-only", ["--allowed-hostname", "m2.example.test"],
+     "hostname_not_allowed",
+     ['not valid for the allowed hostname "m2.example.test"', "DNS:peer.example.test"]),
+]
+# A Go peer (gopeer or etcd) refusing C: (what, C's certificate, the peer's
+# flags, words the peer's line must hold).
+PEER_REFUSES = [
+    ("certificate from another CA", "wrong-ca", [], ["certificate"]),
+    ("expired certificate", "expired", [], ["expired"]),
+    ("CN not allowed", "wrong-cn", ["--peer-cert-allowed-cn", "m1"],
+     ["client certificate authentication failed"]),
+    ("hostname not allowed", "dns-only", ["--peer-cert-allowed-hostname", "m1.example.test"],
+     ["client certificate authentication failed"]),
+]
+
+
 def test():
     global CERTS
     need_binary(RAFTHTTP, "rafthttp")
     need_binary(GOPEER, "gopeer (tests/interop/gopeer/build.sh BUILD_DIR)")
     CERTS = make_certs()
 
-    # C refusing Go
-    c_refuses("certificate from another CA", "wrong-ca", [], "unknown_ca",
-              ['issued by "other test CA"', "not in the trusted CA file"])
-    c_refuses("expired certificate", "expired", [], "expired",
-              ['CN "expired" expired on 2020-01-02 00:00:00 UTC'])
-    c_refuses("CN not allowed", "wrong-cn", ["--allowed-cn", "m2"], "cn_not_allowed",
-              ['CN "intruder" is not the allowed CN "m2"'])
-    c_refuses("hostname not allowed", "dns-only", ["--allowed-hostname", "m2.example.test"],
-              "hostname_not_allowed",
-              ['not valid for the allowed hostname "m2.example.test"', "DNS:peer.example.test"])
-
-    # Go refusing C
-    go_refuses("certificate from another CA", "wrong-ca", [], ["certificate"])
-    go_refuses("expired certificate", "expired", [], ["expired"])
-    go_refuses("CN not allowed", "wrong-cn", ["--peer-cert-allowed-cn", "m1"],
-               ["client certificate authentication failed"])
-    go_refuses("hostname not allowed", "dns-only",
-               ["--peer-cert-allowed-hostname", "m1.example.test"],
-               ["client certificate authentication failed"])
+    for case in C_REFUSES:
+        c_refuses(*case)
+    for case in PEER_REFUSES:
+        go_refuses(*case)
 
     # no client certificate, to either side
     cport, gport = free_port(), free_port()
