@@ -146,14 +146,14 @@ void rhi_server_conns_limit_changed(rh_transport *t)
     maybe_resume_accepting(t);
 }
 
-/* The handshake of c is over (done or failed): its slot is free. */
-static void handshake_over(server_conn *c)
+/* c's handshake is over (done, failed or the connection gone): its slot in
+ * max_handshakes is free. */
+static void handshake_slot_free(server_conn *c)
 {
-    if (!c->handshaking)
-        return;
-    c->handshaking = false;
-    c->t->n_handshaking--;
-    maybe_resume_accepting(c->t);
+    if (c->handshaking) {
+        c->handshaking = false;
+        c->t->n_handshaking--;
+    }
 }
 
 static void conn_unlink(server_conn *c)
@@ -166,10 +166,7 @@ static void conn_unlink(server_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     t->n_conns--;
-    if (c->handshaking) {
-        c->handshaking = false;
-        t->n_handshaking--;
-    }
+    handshake_slot_free(c);
     maybe_resume_accepting(t);
 }
 
@@ -892,7 +889,8 @@ static void on_conn_event(struct bufferevent *bev, short what, void *arg)
 {
     server_conn *c = arg;
     if (what & BEV_EVENT_CONNECTED) { /* a TLS handshake completed: the request comes next */
-        handshake_over(c);
+        handshake_slot_free(c);
+        maybe_resume_accepting(c->t);
         if (!arm_head_deadline(c))
             conn_free(c);
         return;
