@@ -61,8 +61,9 @@ void rh_bev_tune(struct bufferevent *bev);
 /* Writes p[0..n) to bev's socket at once when nothing is buffered, the rest
  * (or all) through its output buffer: no write event armed and disarmed for
  * a small request or answer. Not where the caller then waits for the write
- * callback (it does not run for bytes sent here). 0 or -1. */
-int rh_bev_send(struct bufferevent *bev, const void *p, size_t n);
+ * callback (it does not run for bytes sent here). 0 or -1; *direct (if
+ * given) gets how many bytes went to the socket at once. */
+int rh_bev_send(struct bufferevent *bev, const void *p, size_t n, size_t *direct);
 
 /* ---- per-peer queues ------------------------------------------------------ */
 

@@ -214,7 +214,7 @@ static void send_probe(prober *pr)
         record_failure(pr, "cannot build the probe request");
         return;
     }
-    rh_bev_send(pr->bev, head, hl);
+    rh_bev_send(pr->bev, head, hl, NULL);
     rh_http_parser_init(&pr->hp, pr->hdrs, sizeof(pr->hdrs) / sizeof(pr->hdrs[0]), 0);
     struct timeval rt = {RH_CONN_READ_TIMEOUT_MS / 1000, 0};
     struct timeval wt = {RH_CONN_WRITE_TIMEOUT_MS / 1000, 0};

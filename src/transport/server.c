@@ -257,11 +257,11 @@ static void respond(server_conn *c, int status, const rh_http_header *extra, siz
          * wake-up of the reader instead of two */
         if (body_len)
             memcpy(head + hl, body, body_len);
-        rh_bev_send(c->bev, head, hl + body_len);
+        rh_bev_send(c->bev, head, hl + body_len, NULL);
     } else if (keep) {
-        rh_bev_send(c->bev, head, hl);
+        rh_bev_send(c->bev, head, hl, NULL);
         if (body_len)
-            rh_bev_send(c->bev, body, body_len);
+            rh_bev_send(c->bev, body, body_len, NULL);
     } else { /* closing waits for the write callback: through the buffer */
         bufferevent_write(c->bev, head, hl);
         if (body_len)

@@ -176,15 +176,10 @@ static void on_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info
  * or all of it behind buffered bytes, goes into the output buffer. */
 static int send_now(stream_writer *w, const void *p, size_t n)
 {
-    struct evbuffer *out = bufferevent_get_output(w->bev);
-    ssize_t k = 0;
-    if (evbuffer_get_length(out) == 0 && !rhi_conn_is_tls(w->bev)) {
-        k = send(bufferevent_getfd(w->bev), p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (k < 0)
-            k = 0; /* the rest goes through the buffer, which reports any error */
-        w->written += (size_t)k;
-    }
-    if ((size_t)k < n && evbuffer_add(out, (const uint8_t *)p + k, n - (size_t)k) != 0)
+    size_t k = 0;
+    int rc = rh_bev_send(w->bev, p, n, &k);
+    w->written += k;
+    if (rc != 0)
         return -1;
     sent_report(w);
     return 0;

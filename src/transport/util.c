@@ -176,7 +176,7 @@ void rh_socket_tune(evutil_socket_t fd)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 }
 
-int rh_bev_send(struct bufferevent *bev, const void *p, size_t n)
+int rh_bev_send(struct bufferevent *bev, const void *p, size_t n, size_t *direct)
 {
     struct evbuffer *out = bufferevent_get_output(bev);
     evutil_socket_t fd = bufferevent_getfd(bev);
@@ -186,6 +186,8 @@ int rh_bev_send(struct bufferevent *bev, const void *p, size_t n)
         if (k < 0)
             k = 0; /* the buffer's write reports any error */
     }
+    if (direct)
+        *direct = (size_t)k;
     if ((size_t)k < n)
         return bufferevent_write(bev, (const uint8_t *)p + k, n - (size_t)k);
     return 0;
