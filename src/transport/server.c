@@ -65,6 +65,8 @@ struct server_conn {
     bool keep_alive;         /* the request allows another on this connection */
     size_t head_left;        /* bytes of the request head still in the input */
     bool read_paused;        /* answers pile up unread: no more requests read */
+    bool lingering;          /* answer sent, write side shut: discarding the rest */
+    int64_t linger_end_ms;   /* then freed, read or not */
     char snap_path[600];     /* the final name */
 };
 
@@ -205,13 +207,57 @@ static void conn_free(server_conn *c)
     free(c);
 }
 
-/* Output drained: free a closing connection, or resume reading requests
- * from a kept-alive one that was paused for not reading its answers. */
+/* An error answered before the request body was in: closing now, with
+ * the client's bytes unread, makes the kernel reset the connection, and a
+ * reset loses the answer on its way to a client still writing (the
+ * snapshot sender would see "connection reset" instead of our 500). So, as
+ * Go's server does, the write side is shut (the client reads our answer and
+ * EOF) and what still comes is read and dropped for up to LINGER_MS, after
+ * which the connection goes whatever the client does. */
+#define LINGER_MS 500
+
+static void on_linger_read(struct bufferevent *bev, void *arg)
+{
+    server_conn *c = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    evbuffer_drain(in, evbuffer_get_length(in));
+    if (rh_now_ms() >= c->linger_end_ms)
+        conn_free(c);
+}
+
+static void on_linger_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    (void)what; /* EOF: the client read the answer; timeout or error alike */
+    conn_free(arg);
+}
+
+static void linger(server_conn *c)
+{
+    c->lingering = true;
+    c->linger_end_ms = rh_now_ms() + LINGER_MS;
+    if (c->head_timer)
+        evtimer_del(c->head_timer);
+    shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+    struct timeval lt = {LINGER_MS / 1000, (LINGER_MS % 1000) * 1000};
+    bufferevent_set_timeouts(c->bev, &lt, NULL);
+    bufferevent_setcb(c->bev, on_linger_read, NULL, on_linger_event, c);
+    bufferevent_disable(c->bev, EV_WRITE);
+    bufferevent_enable(c->bev, EV_READ);
+    on_linger_read(c->bev, c); /* what came meanwhile */
+}
+
+/* Output drained: free a closing connection (after a linger when its
+ * request body was not all read), or resume reading requests from a
+ * kept-alive one that was paused for not reading its answers. */
 static void on_written(struct bufferevent *bev, void *arg)
 {
     server_conn *c = arg;
     if (c->closing) {
-        conn_free(c);
+        if (c->in_body && !c->lingering)
+            linger(c);
+        else
+            conn_free(c);
         return;
     }
     if (c->read_paused) {
