@@ -187,15 +187,24 @@ static void snap_discard(server_conn *c)
     }
 }
 
+/* A snapshot upload that will not complete: counted as a failure once,
+ * when the connection is freed or starts lingering (linger). */
+static void snap_count_failed(server_conn *c)
+{
+    if (c->snap_st) {
+        c->snap_st->snap_recv_inflight--;
+        c->snap_st->snap_recv_fail++;
+        c->snap_st = NULL;
+    } else if (c->snapshot && c->in_body && !c->snap_done) {
+        c->t->snap_recv_fail_unknown++; /* failed before its sender was known */
+        c->snap_done = true;
+    }
+}
+
 static void conn_free(server_conn *c)
 {
     conn_unlink(c);
-    if (c->snap_st) { /* a snapshot upload that did not complete */
-        c->snap_st->snap_recv_inflight--;
-        c->snap_st->snap_recv_fail++;
-    } else if (c->snapshot && c->in_body && !c->snap_done) {
-        c->t->snap_recv_fail_unknown++; /* failed before its sender was known */
-    }
+    snap_count_failed(c);
     snap_discard(c); /* before store_ev: the store's thread may activate it */
     if (c->store_ev)
         event_free(c->store_ev);
@@ -236,6 +245,7 @@ static void linger(server_conn *c)
 {
     c->lingering = true;
     c->linger_end_ms = rh_now_ms() + LINGER_MS;
+    snap_count_failed(c); /* now, not when the client is done */
     if (c->head_timer)
         evtimer_del(c->head_timer);
     shutdown(bufferevent_getfd(c->bev), SHUT_WR);
