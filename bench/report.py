@@ -4,7 +4,7 @@
 (bench/run.sh builds the binaries and calls this)."""
 import argparse, json, os, platform, statistics, subprocess, sys, time
 
-ROWS = [  # (label, case, size)
+ROWS = [  # (label, case, size); a label ending in ", TLS" runs with --tls
     ("MsgApp 64 B, msgappv2", "msgappv2", 64),
     ("MsgApp 1 KiB, msgappv2", "msgappv2", 1024),
     ("MsgApp 16 KiB, msgappv2", "msgappv2", 16384),
@@ -13,7 +13,13 @@ ROWS = [  # (label, case, size)
     ("MsgProp 64 B, message", "message", 64),
     ("MsgHeartbeat, message", "heartbeat", 0),
     ("heartbeat round trip", "rtt", 0),
+    ("MsgApp 256 KiB, msgappv2, TLS", "msgappv2", 262144),
 ]
+PLAIN_OF = {"MsgApp 256 KiB, msgappv2, TLS": "MsgApp 256 KiB, msgappv2"}
+
+
+def is_tls(label):
+    return label.endswith(", TLS")
 SIDES = ["c-thread", "c-loop", "go"]
 
 
@@ -28,12 +34,14 @@ def run(cmd, env=None):
         sys.exit("bench: %s printed no JSON: %r" % (" ".join(cmd), p.stdout[-300:]))
 
 
-def side_cmd(a, side, case, size, seconds):
-    """The command of one run; a.send picks the C side's send call."""
+def side_cmd(a, side, case, size, seconds, tls=False):
+    """The command of one run; a.send picks the C side's send call, tls
+    runs both members on https:// with a.tls_dir's certificates."""
     if side == "go":
-        return [a.go_bin, "-case", case, "-size", str(size), "-seconds", str(seconds), "-json"]
+        return [a.go_bin, "-case", case, "-size", str(size), "-seconds", str(seconds), "-json"] + (
+            ["-tls", a.tls_dir] if tls else [])
     return [a.c_bin, "bench", "--case", case, "--size", str(size), "--seconds", str(seconds),
-            "--deliver", side[2:], "--send", a.send, "--json"]
+            "--deliver", side[2:], "--send", a.send, "--json"] + (["--tls", a.tls_dir] if tls else [])
 
 
 def med(v):
@@ -65,8 +73,11 @@ def main():
     ap.add_argument("--cases", default="")
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--send", choices=("ref", "copy"), default="ref")
+    ap.add_argument("--tls-dir", required=True, help="tests/tls/make-certs.sh's output")
     a = ap.parse_args()
     rows = [r for r in ROWS if not a.cases or r[1] in a.cases.split(",")]
+    # a TLS row needs its plain row beside it
+    rows = [r for r in rows if not is_tls(r[0]) or any(p[0] == PLAIN_OF[r[0]] for p in rows)]
     res = {}  # (label, side) -> [json]
     raw = {}  # case -> [json]
     started = time.time()
@@ -74,7 +85,7 @@ def main():
         print("round %d/%d" % (rnd + 1, a.rounds), file=sys.stderr)
         for label, case, size in rows:
             for side in SIDES:
-                r = run(side_cmd(a, side, case, size, a.seconds))
+                r = run(side_cmd(a, side, case, size, a.seconds, is_tls(label)))
                 res.setdefault((label, side), []).append(r)
                 print("  %-26s %-8s %10.0f msgs/s  %s dropped" % (label, side, r["msgs_per_sec"],
                       r["dropped"]), file=sys.stderr)
@@ -85,7 +96,8 @@ def main():
         env = dict(os.environ, LD_PRELOAD=os.path.abspath(a.shim))
         for label, case, size in rows:
             for side in ("c-thread", "c-loop"):
-                allocs[(label, side)] = run(side_cmd(a, side, case, size, min(a.seconds, 1.0)), env)
+                allocs[(label, side)] = run(side_cmd(a, side, case, size, min(a.seconds, 1.0),
+                                                     is_tls(label)), env)
     elapsed = time.time() - started
 
     def col(label, side, key):
@@ -111,7 +123,7 @@ def main():
     out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     raw_mb = med([r["mb_per_sec"] for r in raw["stream"]])
     for label, case, size in rows:
-        if case == "rtt":
+        if case == "rtt" or is_tls(label):
             continue
         ct, cl, g = (col(label, s, "msgs_per_sec") for s in SIDES)
         mbt, mbl = med(col(label, "c-thread", "mb_per_sec")), med(col(label, "c-loop", "mb_per_sec"))
@@ -154,6 +166,27 @@ def main():
         out.append("| raw TCP 8-byte ping-pong | %.1f (%.1f–%.1f) | %.1f (%.1f–%.1f) | %s | %s | — |" % (
             med(p50), min(p50), max(p50), med(p99), min(p99), max(p99),
             ratio(med(p50), gp50), ratio(med(p99), gp99)))
+    tls_rows = [r for r in rows if is_tls(r[0])]
+    if tls_rows:
+        out.append("\nOver TLS (both members on https://, mutual TLS, tests/tls/make-certs.sh's "
+                   "EC P-256 certificates; TLS 1.3 as each side negotiates), beside the plain row "
+                   "of the same run:\n")
+        out.append("| case | C thread MB/s | C loop MB/s | Go MB/s | C/Go thread / loop "
+                   "| TLS/plain C thread / loop | TLS/plain Go "
+                   "| CPU s per 1M msgs: C thread / C loop / Go | drops C / Go |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for label, case, size in tls_rows:
+            plain = PLAIN_OF[label]
+            mb = {s_: col(label, s_, "mb_per_sec") for s_ in SIDES}
+            pm = {s_: med(col(plain, s_, "mb_per_sec")) for s_ in SIDES}
+            cp = [med(col(label, s_, "cpu_sec_per_million")) for s_ in SIDES]
+            drops_c = sum(col(label, "c-thread", "dropped")) + sum(col(label, "c-loop", "dropped"))
+            out.append("| %s | %s | %s | %s | %s / %s | %s / %s | %s | %.3g / %.3g / %.3g | %d / %d |" % (
+                label, fmt_rate(mb["c-thread"]), fmt_rate(mb["c-loop"]), fmt_rate(mb["go"]),
+                ratio(med(mb["c-thread"]), med(mb["go"])), ratio(med(mb["c-loop"]), med(mb["go"])),
+                ratio(med(mb["c-thread"]), pm["c-thread"]), ratio(med(mb["c-loop"]), pm["c-loop"]),
+                ratio(med(mb["go"]), pm["go"]), cp[0], cp[1], cp[2],
+                drops_c, sum(col(label, "go", "dropped"))))
     cpu = "?"
     try:
         with open("/proc/cpuinfo") as f:

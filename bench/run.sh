@@ -35,7 +35,12 @@ if [ -z "$go_bin" ]; then
   "$here/gorafthttp/build.sh" "$build/go" 2>/dev/null
   go_bin=$build/go/bin/gorafthttp-bench
 fi
+# the TLS row's certificates: a fresh CA and members each run
+tls_dir=$(mktemp -d)
+trap 'rm -rf "$tls_dir"' EXIT
+"$root/tests/tls/make-certs.sh" "$tls_dir" >/dev/null 2>&1 ||
+  { echo "bench/run.sh: tests/tls/make-certs.sh failed (openssl installed?)" >&2; exit 1; }
 raw_bin=$(dirname "$c_bin")/raw_tcp
 shim=$(dirname "$c_bin")/../bench/alloc_count.so
-exec python3 "$here/report.py" --c-bin "$c_bin" --go-bin "$go_bin" --raw-bin "$raw_bin" \
-  --shim "$shim" --results "$here/RESULTS.md" ${args[@]+"${args[@]}"}
+python3 "$here/report.py" --c-bin "$c_bin" --go-bin "$go_bin" --raw-bin "$raw_bin" \
+  --shim "$shim" --tls-dir "$tls_dir" --results "$here/RESULTS.md" ${args[@]+"${args[@]}"}

@@ -30,6 +30,7 @@ import (
 
 	"go.etcd.io/etcd/etcdserver/api/rafthttp"
 	stats "go.etcd.io/etcd/etcdserver/api/v2stats"
+	"go.etcd.io/etcd/pkg/transport"
 	"go.etcd.io/etcd/pkg/types"
 	"go.etcd.io/etcd/raft"
 	"go.etcd.io/etcd/raft/raftpb"
@@ -202,12 +203,32 @@ func (b *bench) sender(done chan struct{}) {
 	}
 }
 
-func newTransport(b *bench, lg *zap.Logger, id uint64) (*rafthttp.Transport, string) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// newTransport makes member id's transport and its listener: plain, or
+// with tlsDir (tests/tls/make-certs.sh's files) mutual TLS as an etcd
+// member started with --peer-cert-file, --peer-key-file,
+// --peer-trusted-ca-file and --peer-client-cert-auth has it.
+func newTransport(b *bench, lg *zap.Logger, id uint64, tlsDir string) (*rafthttp.Transport, string) {
+	var tlsInfo transport.TLSInfo
+	scheme := "http"
+	var ln net.Listener
+	var err error
+	if tlsDir != "" {
+		scheme = "https"
+		tlsInfo = transport.TLSInfo{
+			CertFile:       fmt.Sprintf("%s/m%d.pem", tlsDir, id),
+			KeyFile:        fmt.Sprintf("%s/m%d-key.pem", tlsDir, id),
+			TrustedCAFile:  tlsDir + "/ca.pem",
+			ClientCertAuth: true,
+			Logger:         lg,
+		}
+		ln, err = transport.NewListener("127.0.0.1:0", "https", &tlsInfo)
+	} else {
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+	}
 	if err != nil {
 		fail("listen: %v", err)
 	}
-	url := "http://" + ln.Addr().String()
+	url := scheme + "://" + ln.Addr().String()
 	us, err := types.NewURLs([]string{url})
 	if err != nil {
 		fail("url: %v", err)
@@ -223,6 +244,7 @@ func newTransport(b *bench, lg *zap.Logger, id uint64) (*rafthttp.Transport, str
 		ServerStats: stats.NewServerStats("bench", tid.String()),
 		LeaderStats: stats.NewLeaderStats(tid.String()),
 		ErrorC:      make(chan error, 16),
+		TLSInfo:     tlsInfo,
 	}
 	if err := tr.Start(); err != nil {
 		fail("transport start: %v", err)
@@ -271,6 +293,7 @@ func main() {
 	seconds := flag.Float64("seconds", 3, "measured seconds")
 	window := flag.Uint64("window", 0, "in-flight window")
 	asJSON := flag.Bool("json", false, "JSON output")
+	tlsDir := flag.String("tls", "", "peer TLS (https://, mutual) with DIR's ca.pem, m1.pem, m2.pem and keys")
 	flag.Parse()
 	switch *kase {
 	case "msgappv2", "message", "heartbeat", "rtt":
@@ -308,8 +331,8 @@ func main() {
 	lg := zap.New(zapcore.NewTee(stderr, &dropCore{b: b}))
 
 	var u1, u2 string
-	b.t1, u1 = newTransport(b, lg, 1)
-	b.t2, u2 = newTransport(b, lg, 2)
+	b.t1, u1 = newTransport(b, lg, 1, *tlsDir)
+	b.t2, u2 = newTransport(b, lg, 2, *tlsDir)
 	b.t1.AddPeer(types.ID(2), []string{u2})
 	b.t2.AddPeer(types.ID(1), []string{u1})
 
@@ -381,7 +404,7 @@ func main() {
 	rate := float64(msgs) / secs
 	cpu := cpu1 - cpu0
 	out := map[string]interface{}{
-		"impl": "go", "case": b.kase, "size": b.size, "window": b.window,
+		"impl": "go", "tls": *tlsDir != "", "case": b.kase, "size": b.size, "window": b.window,
 		"seconds": secs, "msgs": msgs, "msgs_per_sec": rate,
 		"mb_per_sec": rate * float64(b.size) / 1e6, "dropped": drops,
 		"cpu_sec": cpu, "cpu_sec_per_million": cpu / float64(msgs) * 1e6,

@@ -15,7 +15,21 @@
 
 #include "transport/conn.h"
 #include "transport/internal.h"
+#include "transport/sockbio.h"
 #include "transport/tls.h"
+
+/* Puts the socket BIO of sockbio.h under bev's SSL; false when out of
+ * memory. */
+static bool use_sockbio(rh_transport *t, struct bufferevent *bev, SSL *ssl, evutil_socket_t fd)
+{
+    BIO *b = rhi_sockbio_new(t->base, fd);
+    if (!b)
+        return false;
+    SSL_set_bio(ssl, b, b);
+    if (bev)
+        rhi_sockbio_attach(b, bev);
+    return true;
+}
 
 struct bufferevent *rhi_conn_dial(rh_transport *t, const char *url, bufferevent_data_cb readcb,
                               bufferevent_data_cb writecb, bufferevent_event_cb eventcb,
@@ -60,6 +74,14 @@ struct bufferevent *rhi_conn_dial(rh_transport *t, const char *url, bufferevent_
     bufferevent_enable(bev, EV_READ | EV_WRITE);
     int rc = bufferevent_socket_connect(bev, ai->ai_addr, (int)ai->ai_addrlen);
     evutil_freeaddrinfo(ai);
+    /* the connect gave the SSL OpenSSL's socket BIO; nothing has been read
+     * or written through it yet */
+    if (rc == 0 && u.tls &&
+        !use_sockbio(t, bev, bufferevent_openssl_get_ssl(bev), bufferevent_getfd(bev))) {
+        snprintf(err, errlen, "dial %s: out of memory", url);
+        bufferevent_free(bev);
+        return NULL;
+    }
     if (rc != 0) {
         snprintf(err, errlen, "dial %s: %s", url,
                  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
@@ -75,13 +97,19 @@ struct bufferevent *rhi_conn_accept(rh_transport *t, evutil_socket_t fd, bool tl
     struct bufferevent *bev = NULL;
     if (tls && t->tls) {
         SSL *ssl = rhi_tls_server_ssl(t->tls);
+        if (ssl && !use_sockbio(t, NULL, ssl, fd)) {
+            SSL_free(ssl);
+            ssl = NULL;
+        }
         if (ssl) {
             bev = bufferevent_openssl_socket_new(t->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
                                                  BEV_OPT_CLOSE_ON_FREE);
-            if (!bev)
+            if (!bev) {
                 SSL_free(ssl);
-            else
+            } else {
+                rhi_sockbio_attach(SSL_get_rbio(ssl), bev);
                 bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+            }
         }
     } else if (!tls) {
         bev = bufferevent_socket_new(t->base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -92,6 +120,23 @@ struct bufferevent *rhi_conn_accept(rh_transport *t, evutil_socket_t fd, bool tl
     }
     rh_bev_tune(bev);
     return bev;
+}
+
+void rhi_conn_enable(struct bufferevent *bev, short what)
+{
+    bufferevent_enable(bev, what);
+    SSL *ssl = (what & EV_READ) ? bufferevent_openssl_get_ssl(bev) : NULL;
+    if (ssl)
+        rhi_sockbio_enable(SSL_get_rbio(ssl));
+}
+
+void rhi_conn_shutdown_write(struct bufferevent *bev)
+{
+    SSL *ssl = bufferevent_openssl_get_ssl(bev);
+    if (ssl)
+        rhi_sockbio_shutdown_write(SSL_get_wbio(ssl));
+    else
+        shutdown(bufferevent_getfd(bev), SHUT_WR);
 }
 
 bool rhi_conn_is_tls(struct bufferevent *bev)

@@ -7,11 +7,16 @@
  * (for TLS, an explanation of the refused handshake, logged once a second
  * at most and counted by reason), live here too.
  *
- * A TLS bufferevent must get no read high watermark, and OpenSSL no
- * read-ahead: libevent 2.1's socket bufferevent_openssl drains what OpenSSL
- * decrypted before any callback runs, but reads again only when the socket
- * is readable, so bytes held back by either would wait for the peer's next
- * ones (an idle peer: for ever). Disabling and enabling EV_READ is safe.
+ * A TLS bufferevent reads and writes its socket through sockbio.h's BIO
+ * (large reads and writes instead of a system call per TLS record). It
+ * must get no read high watermark, and OpenSSL no read-ahead: libevent
+ * 2.1's socket bufferevent_openssl drains what OpenSSL decrypted before any
+ * callback runs, but reads again only when the socket is readable or the
+ * BIO asks it to, so bytes held back would wait for the peer's next ones
+ * (an idle peer: for ever). Turn reading on again with rhi_conn_enable,
+ * never bufferevent_enable, and shut the write side with
+ * rhi_conn_shutdown_write, never shutdown(2): the BIO may hold bytes read
+ * and not yet decrypted, or encrypted and not yet sent.
  *
  * Owns nothing beyond the call: a bufferevent returned belongs to the
  * caller (BEV_OPT_CLOSE_ON_FREE; freeing it frees its SSL and socket).
@@ -40,6 +45,11 @@ struct bufferevent *rhi_conn_dial(rh_transport *t, const char *url, bufferevent_
 /* The bufferevent of an accepted socket: TLS (handshake as the server) or
  * plain. NULL (fd closed) when out of memory. */
 struct bufferevent *rhi_conn_accept(rh_transport *t, evutil_socket_t fd, bool tls);
+/* bufferevent_enable, and for TLS a nudge to read what the BIO holds. */
+void rhi_conn_enable(struct bufferevent *bev, short what);
+/* shutdown(SHUT_WR) of bev's socket, for TLS after what the BIO holds is
+ * sent. */
+void rhi_conn_shutdown_write(struct bufferevent *bev);
 /* Is bev TLS? Then its fd must not be read or written directly. */
 bool rhi_conn_is_tls(struct bufferevent *bev);
 /* Is bev a TLS connection whose handshake has not completed? */

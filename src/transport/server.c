@@ -248,12 +248,12 @@ static void linger(server_conn *c)
     snap_count_failed(c); /* now, not when the client is done */
     if (c->head_timer)
         evtimer_del(c->head_timer);
-    shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+    rhi_conn_shutdown_write(c->bev);
     struct timeval lt = {LINGER_MS / 1000, (LINGER_MS % 1000) * 1000};
     bufferevent_set_timeouts(c->bev, &lt, NULL);
     bufferevent_setcb(c->bev, on_linger_read, NULL, on_linger_event, c);
     bufferevent_disable(c->bev, EV_WRITE);
-    bufferevent_enable(c->bev, EV_READ);
+    rhi_conn_enable(c->bev, EV_READ);
     on_linger_read(c->bev, c); /* what came meanwhile */
 }
 
@@ -272,7 +272,7 @@ static void on_written(struct bufferevent *bev, void *arg)
     }
     if (c->read_paused) {
         c->read_paused = false;
-        bufferevent_enable(bev, EV_READ);
+        rhi_conn_enable(bev, EV_READ);
         bufferevent_trigger(bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
     }
 }
@@ -714,7 +714,7 @@ static void on_store(evutil_socket_t fd, short what, void *arg)
     if (!rhi_snap_store_ended(c->store, &e)) {
         if (c->store_paused) { /* room again: read on */
             c->store_paused = false;
-            bufferevent_enable(c->bev, EV_READ);
+            rhi_conn_enable(c->bev, EV_READ);
             bufferevent_trigger(c->bev, EV_READ,
                                 BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
         }
@@ -733,7 +733,7 @@ static void on_store(evutil_socket_t fd, short what, void *arg)
     c->store = NULL;
     c->finishing = false;
     const char *path = c->snap_path;
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    rhi_conn_enable(c->bev, EV_READ | EV_WRITE);
     if (c->snap_st) {
         c->snap_st->snap_recv_inflight--;
         c->snap_st->snap_recv_ok++;
@@ -1034,7 +1034,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     }
     rh_http_parser_init(&c->hp, c->hdrs, RH_HTTP_DEFAULT_MAX_HEADERS, t->cfg.max_head);
     bufferevent_setcb(c->bev, on_conn_read, on_written, on_conn_event, c);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    rhi_conn_enable(c->bev, EV_READ | EV_WRITE);
 }
 
 int rhi_server_listen(rh_transport *t, char *err, size_t errlen)

@@ -568,7 +568,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         int pending = 0;
         if (ioctl(bufferevent_getfd(bev), FIONREAD, &pending) == 0 && pending > 0) {
             set_lowat(r, 1); /* bytes came, fewer than we waited for */
-            bufferevent_enable(bev, EV_READ);
+            rhi_conn_enable(bev, EV_READ);
             return;
         }
     }

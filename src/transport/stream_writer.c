@@ -382,7 +382,7 @@ void rhi_writer_attach(stream_writer *w, struct bufferevent *bev)
     bufferevent_setwatermark(bev, EV_WRITE, WRITER_LOW, 0);
     struct timeval wt = {RH_CONN_WRITE_TIMEOUT_MS / 1000, 0};
     bufferevent_set_timeouts(bev, NULL, &wt);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    rhi_conn_enable(bev, EV_READ | EV_WRITE);
     rh_logp(RH_LOG_INFO, w->p->id, "established stream %s writer to peer %llx",
             rh_stream_kind_name(w->kind), (unsigned long long)w->p->id);
     rhi_peer_activate(w->p);
