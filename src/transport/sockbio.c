@@ -40,13 +40,17 @@ typedef struct sockbio {
     size_t wpeak;            /* most bytes held since wbuf was allocated */
     struct event *wev;       /* flush: after the current callback, or when writable */
     struct event *kick;      /* re-arm bev's reading while rbuf holds bytes */
-    bool kick_ref;           /* kick holds a reference on bev (until it runs) */
     int werr;                /* errno of a failed write: the next write reports it */
     bool eof;                /* the socket read 0 */
     bool shut_pending;       /* shut the write side once flushed */
     bool owns_fd;            /* the bufferevent left closing the fd to us */
     bool orphan;             /* BIO freed, unsent bytes still going out */
+    struct sockbio *prev, *next; /* in g_orphans while orphan */
 } sockbio;
+
+/* Orphans of every transport, for rhi_sockbio_drop_orphans. */
+static pthread_mutex_t g_orphans_mu = PTHREAD_MUTEX_INITIALIZER;
+static sockbio *g_orphans;
 
 static BIO_METHOD *g_method;
 static int g_type;
@@ -59,6 +63,16 @@ static bool would_block(int e)
 
 static void sb_free(sockbio *sb)
 {
+    if (sb->orphan) {
+        pthread_mutex_lock(&g_orphans_mu);
+        if (sb->prev)
+            sb->prev->next = sb->next;
+        else
+            g_orphans = sb->next;
+        if (sb->next)
+            sb->next->prev = sb->prev;
+        pthread_mutex_unlock(&g_orphans_mu);
+    }
     if (sb->owns_fd)
         evutil_closesocket(sb->fd);
     if (sb->wev)
@@ -114,17 +128,14 @@ static void on_wev(evutil_socket_t fd, short what, void *arg)
         sb_free(sb); /* written, failed or out of time: close */
 }
 
-/* The kick runs after the current callback. It holds a reference on the
- * bufferevent meanwhile: one freed in between is finalized only when the
- * kick has run (and by then has its callbacks cleared: reading does no
- * harm). */
+/* The kick runs after the current callback. The bufferevent may have been
+ * freed meanwhile: bufferevent_free clears its callbacks at once and
+ * finalizes it (its events, then its SSL and so this BIO, which cancels the
+ * kick) later, so a bufferevent without a read callback is left alone. */
 static void schedule_kick(sockbio *sb)
 {
-    if (!sb->bev || sb->kick_ref)
-        return;
-    bufferevent_incref(sb->bev);
-    sb->kick_ref = true;
-    event_active(sb->kick, EV_READ, 1);
+    if (sb->bev)
+        event_active(sb->kick, EV_READ, 1);
 }
 
 static void on_kick(evutil_socket_t fd, short what, void *arg)
@@ -132,13 +143,13 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     sockbio *sb = arg;
-    if (!sb->kick_ref)
-        return;
     struct bufferevent *bev = sb->bev;
-    sb->kick_ref = false;
-    if (sb->rpos < sb->rlen && (bufferevent_get_enabled(bev) & EV_READ))
+    bufferevent_data_cb readcb = NULL;
+    if (!bev || sb->rpos == sb->rlen)
+        return;
+    bufferevent_getcb(bev, &readcb, NULL, NULL, NULL);
+    if (readcb && (bufferevent_get_enabled(bev) & EV_READ))
         event_active(&bev->ev_read, EV_READ, 1);
-    bufferevent_decref(bev); /* may free bev and, with its SSL, sb: last */
 }
 
 static int sb_read(BIO *b, char *out, int outl)
@@ -301,6 +312,13 @@ static int sb_destroy(BIO *b)
         sb->owns_fd = true;
     if (sb->owns_fd && sb->wlen > sb->wpos && !sb->werr) {
         sb->orphan = true; /* the rest goes out first, then the socket closes */
+        pthread_mutex_lock(&g_orphans_mu);
+        sb->prev = NULL;
+        sb->next = g_orphans;
+        if (g_orphans)
+            g_orphans->prev = sb;
+        g_orphans = sb;
+        pthread_mutex_unlock(&g_orphans_mu);
         event_del(sb->kick);
         int r = flush(sb);
         if (r != 0)
@@ -396,4 +414,18 @@ void rhi_sockbio_shutdown_write(BIO *b)
         sb->shut_pending = true;
     else
         shutdown(sb->fd, SHUT_WR);
+}
+
+void rhi_sockbio_drop_orphans(struct event_base *base)
+{
+    for (;;) {
+        pthread_mutex_lock(&g_orphans_mu);
+        sockbio *sb = g_orphans;
+        while (sb && sb->base != base)
+            sb = sb->next;
+        pthread_mutex_unlock(&g_orphans_mu);
+        if (!sb)
+            return;
+        sb_free(sb); /* unlinks it */
+    }
 }

@@ -52,4 +52,8 @@ size_t rhi_sockbio_unsent(BIO *b);
  * when there are none). */
 void rhi_sockbio_shutdown_write(BIO *b);
 
+/* Frees what is still sending after its bufferevent was freed, on base's
+ * loop (closing the sockets): before event_base_free(base). */
+void rhi_sockbio_drop_orphans(struct event_base *base);
+
 #endif

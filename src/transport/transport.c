@@ -21,6 +21,7 @@
 
 #include "rafthttp/scatter.h"
 #include "transport/peer.h"
+#include "transport/sockbio.h"
 #include "transport/tls.h"
 
 enum cmd_op {
@@ -713,8 +714,10 @@ void rh_transport_free(rh_transport *t)
         event_free(t->wake);
     if (t->status_refresh)
         event_free(t->status_refresh);
-    if (t->base)
+    if (t->base) {
+        rhi_sockbio_drop_orphans(t->base);
         event_base_free(t->base);
+    }
     rhi_tls_free(t->tls); /* after every connection: their SSLs are gone */
     free(t->ports);
     rh_strv_free(t->listen, t->n_listen);

@@ -8,9 +8,12 @@
  *   reading was off while they waited and is turned on with rhi_conn_enable;
  * - a bufferevent freed as soon as libevent says its output is written,
  *   while the BIO still holds encrypted bytes the socket did not take, loses
- *   none of them: the client reads every byte, then EOF.
+ *   none of them: the client reads every byte, then EOF;
+ * - such bytes still unsent when the transport's loop is torn down are
+ *   dropped with their socket closed (rhi_sockbio_drop_orphans), not leaked.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -285,9 +288,42 @@ static void burst_then_free_with_unsent(void)
     EVP_PKEY_free(key);
 }
 
+/* The BIO alone: writes held until the loop runs, an orphan at teardown. */
+static void orphan_dropped_at_teardown(void)
+{
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    int small = 16 * 1024;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    evutil_make_socket_nonblocking(sv[0]);
+    evutil_make_socket_nonblocking(sv[1]);
+    struct event_base *base = event_base_new();
+    BIO *b = rhi_sockbio_new(base, sv[0]);
+    static char data[200 * 1024];
+    memset(data, 'x', sizeof(data));
+    CHECK(BIO_write(b, data, 100) == 100);
+    char got[200];
+    CHECK(read(sv[1], got, sizeof(got)) < 0); /* held: nothing sent yet */
+    event_base_loop(base, EVLOOP_NONBLOCK);   /* the pass ends: sent */
+    CHECK(read(sv[1], got, sizeof(got)) == 100);
+    /* more than the socket takes, the peer not reading */
+    int n = BIO_write(b, data, sizeof(data));
+    CHECK(n > 0);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    CHECK(rhi_sockbio_unsent(b) > 0);
+    CHECK(BIO_get_fd(b, NULL) == -1); /* as libevent asks when freeing: ours to close */
+    BIO_free(b);                      /* the bufferevent went: an orphan */
+    CHECK(fcntl(sv[0], F_GETFD) != -1);
+    rhi_sockbio_drop_orphans(base);
+    CHECK(fcntl(sv[0], F_GETFD) == -1 && errno == EBADF);
+    event_base_free(base);
+    close(sv[1]);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* a failure shows as a failed check */
     TEST(burst_then_free_with_unsent);
+    TEST(orphan_dropped_at_teardown);
     return CHECK_DONE();
 }
