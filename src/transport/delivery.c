@@ -11,12 +11,15 @@
  * streamReader does. A sender's counts go when its queue empties, so senders
  * named on the wire cannot grow them.
  */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "transport/internal.h"
 
 #define POP_BATCH 256              /* messages taken per lock, at most */
+#define SPIN_US 100                /* awake this long for more work, at most */
+#define SPIN_IF_US 500             /* when the previous wait was shorter */
 #define POP_BATCH_BYTES (1u << 20) /* and bytes (after the first message) */
 
 static delivery_count *count_for(delivery *d, uint64_t id)
@@ -160,10 +163,24 @@ static void *delivery_main(void *arg)
     delivery *d = &t->dq;
     delivery_item batch[POP_BATCH];
     rhi_log_bind(&t->log_sink);
+    int64_t last_wait_us = SPIN_IF_US; /* the previous wait for work */
     for (;;) {
         pthread_mutex_lock(&d->mu);
-        while (d->len == 0 && !d->stopping)
-            pthread_cond_wait(&d->cond, &d->mu);
+        if (d->len == 0 && !d->stopping) {
+            int64_t t0 = rh_now_us();
+            bool spin = last_wait_us < SPIN_IF_US, yielded = false;
+            while (d->len == 0 && !d->stopping) {
+                if (!yielded || (spin && rh_now_us() - t0 < SPIN_US)) {
+                    pthread_mutex_unlock(&d->mu);
+                    sched_yield();
+                    yielded = true;
+                    pthread_mutex_lock(&d->mu);
+                    continue;
+                }
+                pthread_cond_wait(&d->cond, &d->mu);
+            }
+            last_wait_us = rh_now_us() - t0;
+        }
         if (d->stopping && d->len == 0) {
             pthread_mutex_unlock(&d->mu);
             return NULL;

@@ -28,6 +28,7 @@
 /* ---- small helpers ------------------------------------------------------ */
 
 int64_t rh_now_ms(void);       /* CLOCK_MONOTONIC */
+int64_t rh_now_us(void);       /* CLOCK_MONOTONIC, microseconds */
 int64_t rh_realtime_ns(void);  /* CLOCK_REALTIME */
 void rh_id_str(uint64_t id, char out[17]);
 void rh_strv_free(char **v, size_t n); /* n owned strings and the array; NULL is fine */
