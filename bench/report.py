@@ -21,6 +21,8 @@ PLAIN_OF = {"MsgApp 256 KiB, msgappv2, TLS": "MsgApp 256 KiB, msgappv2"}
 def is_tls(label):
     return label.endswith(", TLS")
 SIDES = ["c-thread", "c-loop", "go"]
+BUSY_POLL_US = 100  # the round trip's extra C side: loop delivery with busy polling
+RTT_SIDES = SIDES + ["c-loop-bp"]
 
 
 def run(cmd, env=None):
@@ -40,8 +42,10 @@ def side_cmd(a, side, case, size, seconds, tls=False):
     if side == "go":
         return [a.go_bin, "-case", case, "-size", str(size), "-seconds", str(seconds), "-json"] + (
             ["-tls", a.tls_dir] if tls else [])
+    bp = side.endswith("-bp")
     return [a.c_bin, "bench", "--case", case, "--size", str(size), "--seconds", str(seconds),
-            "--deliver", side[2:], "--send", a.send, "--json"] + (["--tls", a.tls_dir] if tls else [])
+            "--deliver", side[2:-3] if bp else side[2:], "--send", a.send, "--json"] + (
+            ["--tls", a.tls_dir] if tls else []) + (["--busy-poll-us", str(BUSY_POLL_US)] if bp else [])
 
 
 def med(v):
@@ -84,7 +88,7 @@ def main():
     for rnd in range(a.rounds):
         print("round %d/%d" % (rnd + 1, a.rounds), file=sys.stderr)
         for label, case, size in rows:
-            for side in SIDES:
+            for side in RTT_SIDES if case == "rtt" else SIDES:
                 r = run(side_cmd(a, side, case, size, a.seconds, is_tls(label)))
                 res.setdefault((label, side), []).append(r)
                 print("  %-26s %-8s %10.0f msgs/s  %s dropped" % (label, side, r["msgs_per_sec"],
@@ -95,7 +99,7 @@ def main():
     if os.path.exists(a.shim):
         env = dict(os.environ, LD_PRELOAD=os.path.abspath(a.shim))
         for label, case, size in rows:
-            for side in ("c-thread", "c-loop"):
+            for side in ("c-thread", "c-loop") + (("c-loop-bp",) if case == "rtt" else ()):
                 allocs[(label, side)] = run(side_cmd(a, side, case, size, min(a.seconds, 1.0),
                                                      is_tls(label)), env)
     elapsed = time.time() - started
@@ -154,7 +158,9 @@ def main():
                    "| allocs/msg |")
         out.append("|---|---:|---:|---:|---:|---:|")
         gp50, gp99 = med(col(label, "go", "p50_us")), med(col(label, "go", "p99_us"))
-        for side, name in (("c-thread", "C thread"), ("c-loop", "C loop"), ("go", "Go rafthttp")):
+        for side, name in (("c-thread", "C thread"), ("c-loop", "C loop"),
+                           ("c-loop-bp", "C loop, busy poll %d µs" % BUSY_POLL_US),
+                           ("go", "Go rafthttp")):
             p50, p99 = col(label, side, "p50_us"), col(label, side, "p99_us")
             al = allocs.get((label, side))
             alv = "%.2f" % al["allocs_per_msg"] if al else "%.1f" % med(col(label, side, "allocs_per_msg"))

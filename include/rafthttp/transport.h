@@ -179,6 +179,15 @@ typedef struct rh_transport_config {
     void *log_ctx;
     int log_level;                /* rh_log_level: lines below it are not made;
                                    * 0: RH_LOG_INFO */
+    /* beyond the 0.1 layout (read only when struct_size covers it) */
+    int busy_poll_us;             /* after the loop woke from a short wait
+                                   * (under 500 µs), poll without sleeping
+                                   * this long before it sleeps again: a
+                                   * round trip finds it awake (the idea of
+                                   * Linux's SO_BUSY_POLL). Costs CPU: up to
+                                   * a core per loop while traffic is steady;
+                                   * best with RH_DELIVER_ON_LOOP. 0 (the
+                                   * default): off */
 } rh_transport_config;
 
 /* Returns NULL with a message in err (if given) on a bad config or a port

@@ -61,6 +61,7 @@ typedef struct bench {
     double seconds;
     size_t window;
     int deliver; /* rh_delivery_mode */
+    int busy_poll_us; /* --busy-poll-us: rh_transport_config.busy_poll_us */
     bool send_ref; /* --send ref: rh_transport_send_ref */
     const char *tls_dir; /* --tls DIR: https with DIR's tests/tls/make-certs.sh files */
     _Atomic uint64_t ref_calls, ref_done; /* send_ref calls and their done callbacks */
@@ -320,7 +321,9 @@ static rh_transport *make_transport(bench *b, uint64_t id, int (*process)(void *
         .event_ctx = b,
         .log_level = rh_log_level, /* errors only unless RAFTHTTP_BENCH_LOG */
         .delivery = b->deliver,
+        .busy_poll_us = b->busy_poll_us,
     };
+    cfg.struct_size = sizeof(cfg);
     rh_tls_config tls = {.cert_file = cert, .key_file = key, .trusted_ca_file = ca,
                          .client_cert_auth = true}; /* copied by rh_transport_new */
     if (b->tls_dir)
@@ -397,7 +400,7 @@ const char cli_bench_help[] =
     "SYNOPSIS\n"
     "    rafthttp bench --case msgappv2|message|heartbeat|rtt [--size BYTES]\n"
     "                   [--seconds S] [--window N] [--deliver thread|loop]\n"
-    "                   [--send copy|ref] [--tls DIR] [--json]\n"
+    "                   [--send copy|ref] [--tls DIR] [--busy-poll-us US] [--json]\n"
     "\n"
     "DESCRIPTION\n"
     "    Member 1 sends to member 2 through rh_transport_send; member 2's\n"
@@ -425,6 +428,9 @@ const char cli_bench_help[] =
     "                    rh_transport_send_ref (entry data referenced)\n"
     "    --tls DIR       peer TLS (https://, mutual): DIR holds\n"
     "                    tests/tls/make-certs.sh's ca.pem, m1.pem, m2.pem and keys\n"
+    "    --busy-poll-us US  each transport's loop polls US microseconds without\n"
+    "                    sleeping after a wake-up that came soon\n"
+    "                    (rh_transport_config.busy_poll_us; default 0: off)\n"
     "    --json          one JSON object on standard output\n"
     "\n"
     "OUTPUT\n"
@@ -496,6 +502,15 @@ static int parse_args(int argc, char **argv, bench *b, bool *json)
                 b->deliver = RH_DELIVER_ON_LOOP;
             else
                 return cli_usage_error(CMD, "bad --deliver \"%s\" (thread or loop)", v);
+        } else if ((r = cli_flag(argc, argv, &i, CMD, "busy-poll-us", &v)) != 0) {
+            if (r < 0)
+                return CLI_EXIT_USAGE;
+            char *stop;
+            errno = 0;
+            long n = strtol(v, &stop, 10);
+            if (errno || *stop || stop == v || n < 0 || n > 1000000)
+                return cli_usage_error(CMD, "bad --busy-poll-us \"%s\" (0 to 1000000)", v);
+            b->busy_poll_us = (int)n;
         } else if ((r = cli_flag(argc, argv, &i, CMD, "tls", &v)) != 0) {
             if (r < 0)
                 return CLI_EXIT_USAGE;
@@ -636,13 +651,13 @@ int cli_bench_main(int argc, char **argv)
     }
     if (json) {
         printf("{\"impl\":\"c\",\"case\":\"%s\",\"size\":%zu,\"window\":%zu,\"deliver\":\"%s\","
-               "\"send\":\"%s\",\"tls\":%s,"
+               "\"send\":\"%s\",\"tls\":%s,\"busy_poll_us\":%d,"
                "\"seconds\":%.3f,\"msgs\":%llu,\"msgs_per_sec\":%.0f,\"mb_per_sec\":%.2f,"
                "\"dropped\":%llu,\"cpu_sec\":%.3f,\"cpu_sec_per_million\":%.3f,"
                "\"peak_rss_kib\":%ld",
                case_names[b.kase], b.size, b.window,
                b.deliver == RH_DELIVER_ON_LOOP ? "loop" : "thread",
-               b.send_ref ? "ref" : "copy", b.tls_dir ? "true" : "false", secs,
+               b.send_ref ? "ref" : "copy", b.tls_dir ? "true" : "false", b.busy_poll_us, secs,
                (unsigned long long)msgs, rate, rate * (double)b.size / 1e6,
                (unsigned long long)drops, cpu, cpu_pm, peak_rss_kib());
         if (stats)

@@ -451,6 +451,10 @@ static void metrics_answer(rh_transport *t, metrics_req *r)
  * of going through the command queue. */
 static _Thread_local rh_transport *on_loop_of;
 
+/* Busy polling (config.busy_poll_us) follows a wake-up that came sooner
+ * than this after the loop went to sleep. */
+#define BUSY_POLL_IF_US 500
+
 static void *loop_main(void *arg)
 {
     rh_transport *t = arg;
@@ -463,8 +467,25 @@ static void *loop_main(void *arg)
     sigemptyset(&pipe_set);
     sigaddset(&pipe_set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
-    event_base_loop(t->base, EVLOOP_NO_EXIT_ON_EMPTY);
-    return NULL;
+    if (t->cfg.busy_poll_us <= 0) {
+        event_base_loop(t->base, EVLOOP_NO_EXIT_ON_EMPTY);
+        return NULL;
+    }
+    /* busy polling: after a wake-up that came soon, a while of passes that
+     * do not sleep (epoll_wait with no timeout) before sleeping again */
+    for (;;) {
+        int64_t t0 = rh_now_us();
+        event_base_loop(t->base, EVLOOP_ONCE | EVLOOP_NO_EXIT_ON_EMPTY);
+        if (event_base_got_break(t->base) || event_base_got_exit(t->base))
+            return NULL;
+        if (rh_now_us() - t0 >= BUSY_POLL_IF_US)
+            continue;
+        for (int64_t s0 = rh_now_us(); rh_now_us() - s0 < t->cfg.busy_poll_us;) {
+            event_base_loop(t->base, EVLOOP_NONBLOCK);
+            if (event_base_got_break(t->base) || event_base_got_exit(t->base))
+                return NULL;
+        }
+    }
 }
 
 /* Advertised URLs default to the listen URLs; a listen port of 0 is

@@ -95,6 +95,7 @@ static void sleep_ms(int ms)
 
 static int probe_ms = 40; /* probe interval: short, so probes are in flight everywhere */
 static const char *snap_dir; /* where make()'s transports save snapshots; NULL: none */
+static int busy_poll_us;     /* make()'s config.busy_poll_us */
 
 static rh_transport *make(uint64_t id, int port, inbox *in, int dial_retry_ms)
 {
@@ -108,7 +109,9 @@ static rh_transport *make(uint64_t id, int port, inbox *in, int dial_retry_ms)
         .snap_dir = snap_dir,
         .raft = {.ctx = in, .process = process},
         .on_event = on_event, .event_ctx = in,
+        .busy_poll_us = busy_poll_us,
     };
+    cfg.struct_size = sizeof(cfg);
     char err[256];
     rh_transport *t = rh_transport_new(&cfg, err, sizeof(err));
     if (!t)
@@ -1272,6 +1275,37 @@ static void config_struct_size(void)
     CHECK(strstr(err, "rh_transport_config.struct_size is 8, smaller than any") != NULL);
 }
 
+/* config.busy_poll_us: the loops poll without sleeping after a wake-up;
+ * messages still arrive in order and both transports stop. */
+static void busy_polling_delivers_and_stops(void)
+{
+    static inbox ja = {.mu = PTHREAD_MUTEX_INITIALIZER}, jb = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    busy_poll_us = 100;
+    rh_transport *a = make(0x1a, 0, &ja, 20), *b = make(0x1b, 0, &jb, 20);
+    busy_poll_us = 0;
+    CHECK(start_pair(a, 0x1a, b, 0x1b));
+    if (check_failures)
+        return;
+    enum { N = 3000 };
+    static rh_msg hb[100];
+    for (int i = 0; i < N; i += 100) {
+        for (int k = 0; k < 100; k++)
+            hb[k] = (rh_msg){.type = RH_MSG_HEARTBEAT, .to = 0x1b, .from = 0x1a, .term = 1,
+                             .commit = (uint64_t)(i + k)};
+        CHECK(rh_transport_send(a, hb, 100) == 0);
+        sleep_ms(1); /* wake-ups close together: the loops poll */
+    }
+    CHECK(wait_count(&jb, N, 5000));
+    size_t bad = 0;
+    for (size_t i = 0; i < inbox_count(&jb) && i < N; i++)
+        bad += jb.msgs[i]->commit != i;
+    CHECK_EQ_U64(bad, 0);
+    rh_transport_free(a);
+    rh_transport_free(b);
+    inbox_clear(&ja);
+    inbox_clear(&jb);
+}
+
 int main(int argc, char **argv)
 {
     int cycles = argc > 1 ? atoi(argv[1]) : 1000;
@@ -1291,6 +1325,7 @@ int main(int argc, char **argv)
     TEST(slow_large_frame_is_not_a_read_timeout);
     TEST(log_callback_gets_the_lines);
     TEST(config_struct_size);
+    TEST(busy_polling_delivers_and_stops);
     stop_with_traffic_in_flight(cycles);
     fprintf(stderr, "%s stop_with_traffic_in_flight (%d cycles)\n",
             check_failures ? "?" : "ok  ", cycles);
