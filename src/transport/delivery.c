@@ -18,9 +18,9 @@
 #include "transport/internal.h"
 
 #define POP_BATCH 256              /* messages taken per lock, at most */
+#define POP_BATCH_BYTES (1u << 20) /* and bytes (after the first message) */
 #define SPIN_US 100                /* awake this long for more work, at most */
 #define SPIN_IF_US 500             /* when the previous wait was shorter */
-#define POP_BATCH_BYTES (1u << 20) /* and bytes (after the first message) */
 
 static delivery_count *count_for(delivery *d, uint64_t id)
 {
