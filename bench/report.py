@@ -21,7 +21,7 @@ PLAIN_OF = {"MsgApp 256 KiB, msgappv2, TLS": "MsgApp 256 KiB, msgappv2"}
 def is_tls(label):
     return label.endswith(", TLS")
 SIDES = ["c-thread", "c-loop", "go"]
-BUSY_POLL_US = 100  # the round trip's extra C side: loop delivery with busy polling
+BUSY_POLL_US = 400  # the round trip's extra C side: loop delivery with busy polling
 RTT_SIDES = SIDES + ["c-loop-bp"]
 
 
