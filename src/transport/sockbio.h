@@ -7,20 +7,21 @@
  * 5-byte header and one for the body of every record (at most 16 KiB), a
  * write for each record sent. This one reads the socket in large reads and
  * hands OpenSSL the records from its buffer, and gathers the records of one
- * libevent write pass into one write, sent when libevent drains its output
- * buffer (or when the buffer is full, or OpenSSL flushes).
+ * libevent write pass into one write, sent once the callback that wrote
+ * them returns (an event made active when the buffer stops being empty),
+ * or at once when the buffer is full or OpenSSL flushes.
  *
  * Nothing is held back for ever:
  * - Read: bytes still in the buffer after OpenSSL took a record make the
- *   bufferevent's read event active again, so libevent reads the next
- *   record on the next pass of the loop although the socket may have
- *   nothing new. A bufferevent whose reading is off keeps them; whoever
+ *   bufferevent's read event active again (from a "kick" event that runs
+ *   after the current callback), so libevent reads the next record
+ *   although the socket may have nothing new. A bufferevent whose reading is off keeps them; whoever
  *   turns reading on again calls rhi_sockbio_enable (conn.h's
  *   rhi_conn_enable), which does the same.
  * - Write: what the socket does not take at once is written when it is
  *   writable again (an event of this BIO's own). A bufferevent freed
  *   meanwhile does not lose it: its socket is closed only after the rest
- *   is written (at most LINGER seconds, see sockbio.c), as the kernel does
+ *   is written (at most 5 s, LINGER_MS in sockbio.c), as the kernel does
  *   for a plain socket's unsent bytes.
  *
  * Owns: its buffers (allocated when the first bytes come, freed when a
