@@ -393,12 +393,6 @@ void rhi_sockbio_enable(BIO *b)
         schedule_kick(sb);
 }
 
-size_t rhi_sockbio_unread(BIO *b)
-{
-    sockbio *sb = ours(b);
-    return sb ? sb->rlen - sb->rpos : 0;
-}
-
 size_t rhi_sockbio_unsent(BIO *b)
 {
     sockbio *sb = ours(b);

@@ -45,9 +45,7 @@ BIO *rhi_sockbio_new(struct event_base *base, evutil_socket_t fd);
 void rhi_sockbio_attach(BIO *b, struct bufferevent *bev);
 /* Call after turning reading on again: b makes bev read what it holds. */
 void rhi_sockbio_enable(BIO *b);
-/* Bytes read from the socket and not yet taken by OpenSSL; bytes given by
- * OpenSSL and not yet written to the socket. */
-size_t rhi_sockbio_unread(BIO *b);
+/* Bytes given by OpenSSL and not yet written to the socket. */
 size_t rhi_sockbio_unsent(BIO *b);
 /* Shuts the socket's write side once the unsent bytes are written (now,
  * when there are none). */

@@ -455,6 +455,13 @@ static _Thread_local rh_transport *on_loop_of;
  * than this after the loop went to sleep. */
 #define BUSY_POLL_IF_US 500
 
+/* One event_base_loop call; true once stop broke the loop. */
+static bool loop_pass(rh_transport *t, int flags)
+{
+    event_base_loop(t->base, flags);
+    return event_base_got_break(t->base) || event_base_got_exit(t->base);
+}
+
 static void *loop_main(void *arg)
 {
     rh_transport *t = arg;
@@ -475,16 +482,13 @@ static void *loop_main(void *arg)
      * do not sleep (epoll_wait with no timeout) before sleeping again */
     for (;;) {
         int64_t t0 = rh_now_us();
-        event_base_loop(t->base, EVLOOP_ONCE | EVLOOP_NO_EXIT_ON_EMPTY);
-        if (event_base_got_break(t->base) || event_base_got_exit(t->base))
+        if (loop_pass(t, EVLOOP_ONCE | EVLOOP_NO_EXIT_ON_EMPTY))
             return NULL;
         if (rh_now_us() - t0 >= BUSY_POLL_IF_US)
             continue;
-        for (int64_t s0 = rh_now_us(); rh_now_us() - s0 < t->cfg.busy_poll_us;) {
-            event_base_loop(t->base, EVLOOP_NONBLOCK);
-            if (event_base_got_break(t->base) || event_base_got_exit(t->base))
+        for (int64_t s0 = rh_now_us(); rh_now_us() - s0 < t->cfg.busy_poll_us;)
+            if (loop_pass(t, EVLOOP_NONBLOCK))
                 return NULL;
-        }
     }
 }
 

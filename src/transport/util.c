@@ -82,18 +82,16 @@ void rh_logp(int level, uint64_t peer_id, const char *fmt, ...)
     va_end(ap);
 }
 
-int64_t rh_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int64_t rh_now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t rh_now_ms(void)
+{
+    return rh_now_us() / 1000;
 }
 
 int64_t rh_realtime_ns(void)
