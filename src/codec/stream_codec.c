@@ -70,11 +70,13 @@ void rh_stream_encoder_advance(rh_stream_encoder *e, const rh_msg *m,
     }
 }
 
-size_t rh_stream_frame_size(const rh_stream_encoder *e, const rh_msg *m)
+/* msg_size: rh_msg_size(m) when known, else SIZE_MAX (worked out here if
+ * the frame needs it) */
+static size_t frame_size(const rh_stream_encoder *e, const rh_msg *m, size_t msg_size)
 {
     switch (rh_stream_frame_pick(e, m)) {
     case RH_FRAME_MESSAGE:
-        return 8 + rh_msg_size(m);
+        return 8 + (msg_size != SIZE_MAX ? msg_size : rh_msg_size(m));
     case RH_FRAME_V2_HEARTBEAT:
         return 1;
     case RH_FRAME_V2_APP_ENTRIES: {
@@ -85,17 +87,28 @@ size_t rh_stream_frame_size(const rh_stream_encoder *e, const rh_msg *m)
     }
     case RH_FRAME_V2_MSG_APP:
     default:
-        return 1 + 8 + rh_msg_size(m);
+        return 1 + 8 + (msg_size != SIZE_MAX ? msg_size : rh_msg_size(m));
     }
 }
 
-size_t rh_stream_encode(rh_stream_encoder *e, const rh_msg *m, uint8_t *out)
+size_t rh_stream_frame_size(const rh_stream_encoder *e, const rh_msg *m)
+{
+    return frame_size(e, m, SIZE_MAX);
+}
+
+size_t rhi_stream_frame_size_known(const rh_stream_encoder *e, const rh_msg *m,
+                                   size_t msg_size)
+{
+    return frame_size(e, m, msg_size);
+}
+
+static size_t encode(rh_stream_encoder *e, const rh_msg *m, size_t msg_size, uint8_t *out)
 {
     uint8_t *p = out;
     enum rh_stream_frame f = rh_stream_frame_pick(e, m);
     switch (f) {
     case RH_FRAME_MESSAGE: {
-        size_t n = rh_msg_size(m);
+        size_t n = msg_size != SIZE_MAX ? msg_size : rh_msg_size(m);
         pb_put_be64(p, n);
         return 8 + rh_msg_encode(m, p + 8);
     }
@@ -117,7 +130,7 @@ size_t rh_stream_encode(rh_stream_encoder *e, const rh_msg *m, uint8_t *out)
     case RH_FRAME_V2_MSG_APP:
     default: {
         *p++ = RH_APPV2_MSG_APP;
-        size_t n = rh_msg_size(m);
+        size_t n = msg_size != SIZE_MAX ? msg_size : rh_msg_size(m);
         pb_put_be64(p, n);
         p += 8;
         p += rh_msg_encode(m, p);
@@ -126,6 +139,17 @@ size_t rh_stream_encode(rh_stream_encoder *e, const rh_msg *m, uint8_t *out)
     }
     rh_stream_encoder_advance(e, m, f);
     return (size_t)(p - out);
+}
+
+size_t rh_stream_encode(rh_stream_encoder *e, const rh_msg *m, uint8_t *out)
+{
+    return encode(e, m, SIZE_MAX, out);
+}
+
+size_t rhi_stream_encode_known(rh_stream_encoder *e, const rh_msg *m, size_t msg_size,
+                               uint8_t *out)
+{
+    return encode(e, m, msg_size, out);
 }
 
 /* ---- decoder ------------------------------------------------------------ */

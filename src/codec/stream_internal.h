@@ -6,6 +6,10 @@
  * for a message and advance (term, index) the same way afterwards, or the
  * peer's decoder infers the wrong MsgApp from an AppEntries frame. Both go
  * through these two functions, so the rule lives in one place.
+ *
+ * The transport's stream writer also uses the *_known pair below: it works a
+ * message's size out once, when the message is queued, and hands it in
+ * rather than have every call walk the message again.
  */
 #ifndef RH_STREAM_INTERNAL_H
 #define RH_STREAM_INTERNAL_H
@@ -25,5 +29,12 @@ enum rh_stream_frame rh_stream_frame_pick(const rh_stream_encoder *e, const rh_m
 /* The state change after writing frame f for m. */
 void rh_stream_encoder_advance(rh_stream_encoder *e, const rh_msg *m,
                                enum rh_stream_frame f);
+
+/* rh_stream_frame_size and rh_stream_encode for a message whose encoded size
+ * the caller knows: msg_size must equal rh_msg_size(m). */
+size_t rhi_stream_frame_size_known(const rh_stream_encoder *e, const rh_msg *m,
+                                   size_t msg_size);
+size_t rhi_stream_encode_known(rh_stream_encoder *e, const rh_msg *m, size_t msg_size,
+                               uint8_t *out);
 
 #endif

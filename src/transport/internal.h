@@ -91,6 +91,13 @@ static inline rh_msg *msgq_peek(const msgq *q) /* the next to pop; q->len > 0 */
 {
     return q->items[q->head].m;
 }
+/* rh_msg_size of the next to pop, as pushed; SIZE_MAX when it did not fit
+ * the item (over 4 GiB); q->len > 0 */
+static inline size_t msgq_peek_size(const msgq *q)
+{
+    uint32_t s = q->items[q->head].size;
+    return s == UINT32_MAX ? SIZE_MAX : s;
+}
 
 /* ---- stream writer / reader ------------------------------------------------ */
 

@@ -20,6 +20,7 @@
 
 #include <event2/buffer.h>
 
+#include "codec/stream_internal.h"
 #include "rafthttp/scatter.h"
 
 #include "transport/peer.h"
@@ -220,15 +221,15 @@ static int encode_batch(stream_writer *w, size_t first_size)
     uint8_t *p = (uint8_t *)v.iov_base + BATCH_HDR;
     size_t used = 0, fs = first_size;
     for (;;) {
+        size_t msg_size = msgq_peek_size(&w->q);
         rh_msg *m = rhi_msgq_pop(&w->q);
-        rh_stream_encode(&w->enc, m, p + used);
+        rhi_stream_encode_known(&w->enc, m, msg_size, p + used);
         used += fs;
         sent_track(w, m->type, base + used);
         rhi_tmsg_free(m);
         if (!w->q.len)
             break;
-        size_t scratch, max_iov;
-        fs = rh_stream_scatter_size(&w->enc, msgq_peek(&w->q), &scratch, &max_iov);
+        fs = rhi_stream_frame_size_known(&w->enc, msgq_peek(&w->q), msgq_peek_size(&w->q));
         if (fs > BATCH_COPY_MAX || BATCH_HDR + used + fs + RH_HTTP_CHUNK_END_LEN > cap)
             break;
     }
@@ -253,8 +254,7 @@ static void pump(stream_writer *w)
         return;
     struct evbuffer *out = bufferevent_get_output(w->bev);
     while (w->q.len && evbuffer_get_length(out) < WRITER_HIGH) {
-        size_t scratch, max_iov;
-        size_t fs = rh_stream_scatter_size(&w->enc, msgq_peek(&w->q), &scratch, &max_iov);
+        size_t fs = rhi_stream_frame_size_known(&w->enc, msgq_peek(&w->q), msgq_peek_size(&w->q));
         if (fs <= BATCH_COPY_MAX) {
             if (encode_batch(w, fs) != 0) {
                 rhi_writer_close(w, "out of memory encoding a frame");
