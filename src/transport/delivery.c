@@ -10,6 +10,11 @@
  * may be 512 MiB); past that the loop drops, counts and reports, as etcd's
  * streamReader does. A sender's counts go when its queue empties, so senders
  * named on the wire cannot grow them.
+ *
+ * Waiting: out of work, the delivery thread watches `queued` without the
+ * lock for a while (a lock taken and dropped in a spin was the loop's main
+ * contention), and only then sleeps on the condition, saying so in
+ * `sleeping`; the loop signals only a sleeping thread.
  */
 #include <sched.h>
 #include <stdlib.h>
@@ -123,7 +128,8 @@ size_t rhi_delivery_push(rh_transport *t, uint64_t from, rh_msg **msgs, const ui
     }
     if (c)
         count_release(d, c);
-    if (ok)
+    atomic_store_explicit(&d->queued, d->len, memory_order_release);
+    if (ok && d->sleeping)
         pthread_cond_signal(&d->cond);
     pthread_mutex_unlock(&d->mu);
     return ok;
@@ -144,10 +150,12 @@ bool rhi_delivery_push_snapshot(rh_transport *t, uint64_t from, rh_msg *m, const
             (delivery_item){.m = m, .via = "snapshot", .from = from, .size = size,
                             .snap_file = file, .snap_bytes = bytes};
         d->len++;
+        atomic_store_explicit(&d->queued, d->len, memory_order_release);
         c->recv++;
         c->bytes += size;
         ok = true;
-        pthread_cond_signal(&d->cond);
+        if (d->sleeping)
+            pthread_cond_signal(&d->cond);
     }
     if (c)
         count_release(d, c);
@@ -165,21 +173,26 @@ static void *delivery_main(void *arg)
     rhi_log_bind(&t->log_sink);
     int64_t last_wait_us = SPIN_IF_US; /* the previous wait for work */
     for (;;) {
-        pthread_mutex_lock(&d->mu);
-        if (d->len == 0 && !d->stopping) {
+        if (!atomic_load_explicit(&d->queued, memory_order_acquire)) {
             int64_t t0 = rh_now_us();
-            bool spin = last_wait_us < SPIN_IF_US, yielded = false;
-            while (d->len == 0 && !d->stopping) {
-                if (!yielded || (spin && rh_now_us() - t0 < SPIN_US)) {
-                    pthread_mutex_unlock(&d->mu);
-                    sched_yield();
-                    yielded = true;
-                    pthread_mutex_lock(&d->mu);
-                    continue;
-                }
-                pthread_cond_wait(&d->cond, &d->mu);
+            bool spin = last_wait_us < SPIN_IF_US;
+            /* yield once (whoever is runnable goes first), then, after a short
+             * wait, look again for up to SPIN_US; then sleep */
+            sched_yield();
+            while (spin && !atomic_load_explicit(&d->queued, memory_order_acquire) &&
+                   !atomic_load_explicit(&d->stop_asked, memory_order_relaxed) &&
+                   rh_now_us() - t0 < SPIN_US)
+                sched_yield();
+            pthread_mutex_lock(&d->mu);
+            if (d->len == 0 && !d->stopping) {
+                d->sleeping = true;
+                while (d->len == 0 && !d->stopping)
+                    pthread_cond_wait(&d->cond, &d->mu);
+                d->sleeping = false;
             }
             last_wait_us = rh_now_us() - t0;
+        } else {
+            pthread_mutex_lock(&d->mu);
         }
         if (d->stopping && d->len == 0) {
             pthread_mutex_unlock(&d->mu);
@@ -203,6 +216,7 @@ static void *delivery_main(void *arg)
             batch[n++] = it;
             bytes += it.size;
         }
+        atomic_store_explicit(&d->queued, d->len, memory_order_relaxed);
         bool stopping = d->stopping;
         pthread_mutex_unlock(&d->mu);
         for (size_t i = 0; i < n; i++) {
@@ -241,6 +255,7 @@ void rhi_delivery_stop(rh_transport *t)
     delivery *d = &t->dq;
     pthread_mutex_lock(&d->mu);
     d->stopping = true;
+    atomic_store_explicit(&d->stop_asked, true, memory_order_relaxed);
     pthread_cond_signal(&d->cond);
     pthread_mutex_unlock(&d->mu);
     if (d->started)

@@ -10,6 +10,7 @@
 #define RH_TRANSPORT_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -323,6 +324,9 @@ typedef struct delivery {
     pthread_cond_t cond;
     delivery_item *items; /* ring, grown as needed (bounded by the counts) */
     size_t cap, head, len;
+    _Atomic size_t queued; /* len, mirrored for the consumer to watch unlocked */
+    bool sleeping;         /* the consumer waits on cond (signal only then) */
+    _Atomic bool stop_asked; /* stopping, mirrored likewise */
     delivery_count *counts; /* per sender with messages queued (none kept at 0) */
     size_t n_counts, cap_counts;
     bool stopping;
