@@ -159,7 +159,8 @@ static int sb_read(BIO *b, char *out, int outl)
     if (!sb || outl <= 0)
         return 0;
     if (sb->rpos == sb->rlen) {
-        if (!sb->rbuf && !(sb->rbuf = malloc(RBUF_CAP))) {
+        /* page-aligned: see rhi_read_buf_alloc */
+        if (!sb->rbuf && !(sb->rbuf = rhi_read_buf_alloc(RBUF_CAP))) {
             errno = ENOMEM;
             return -1;
         }

@@ -28,6 +28,7 @@
 
 #include "rafthttp/scatter.h"
 #include "transport/peer.h"
+#include "transport/sockbio.h"
 
 #define ERRBODY_MAX 4096 /* bytes of a 412 body we read */
 
@@ -340,7 +341,7 @@ static void on_raw_event(evutil_socket_t fd, short what, void *arg)
 static void start_raw_reads(stream_reader *r)
 {
     rh_transport *t = r->p->t;
-    if (!t->read_buf && !(t->read_buf = malloc(RH_IO_MAX)))
+    if (!t->read_buf && !(t->read_buf = rhi_read_buf_alloc(RH_IO_MAX)))
         return;
     evutil_socket_t fd = bufferevent_getfd(r->bev);
     struct event *ev = event_new(t->base, fd, EV_READ | EV_PERSIST, on_raw_event, r);
