@@ -388,7 +388,9 @@ struct rh_transport {
     char *members_json;          /* owned copy of cfg.members_json */
     delivery dq;
     tmsg_cache msg_cache;        /* free message blocks, any thread (atomic) */
-    uint8_t *read_buf;           /* RH_IO_MAX bytes, stream readers' raw reads (loop) */
+    uint8_t *read_buf;           /* RH_IO_MAX bytes, stream readers' raw reads (loop);
+                                  * from read_pool, page-aligned */
+    tmsg_read_pool read_pool;    /* read buffers that delivered messages hold */
     uint8_t *write_buf;          /* 64 KiB, stream writers' direct sends (loop) */
     rhi_log_sink log_sink;       /* where this transport's lines go (log.h) */
 };

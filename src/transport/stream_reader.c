@@ -28,7 +28,6 @@
 
 #include "rafthttp/scatter.h"
 #include "transport/peer.h"
-#include "transport/sockbio.h"
 
 #define ERRBODY_MAX 4096 /* bytes of a 412 body we read */
 
@@ -118,12 +117,50 @@ static void send_request(stream_reader *r)
  * straight from the decoder, uncopied. */
 #define BATCH 64
 
+/* Thread delivery: entries of at least this size that arrived whole in
+ * the transport's read buffer stay there, referenced by the copies, and
+ * the loop takes a fresh buffer for its next read (tmsg.h, read buffers);
+ * smaller ones are copied, as a buffer's worth of small messages would
+ * otherwise keep 256 KiB for a few hundred bytes. */
+#define READ_REF_MIN (4u * 1024u)
+
 typedef struct rbatch {
     rh_msg *m[BATCH];
     uint64_t size[BATCH]; /* rh_msg_size of each */
     size_t n;
     tmsg_batch tb; /* the block the copies share */
+    uint8_t *rbuf;        /* the read buffer this read went into, or NULL */
+    size_t rlen;          /* bytes of it read */
+    tmsg_owner *rbuf_own; /* its owner once a copy references it (ours) */
 } rbatch;
+
+static void rbatch_init(rbatch *b, rh_transport *t, uint8_t *rbuf, size_t rlen)
+{
+    b->n = 0;
+    tmsg_batch_init(&b->tb, &t->msg_cache);
+    b->rbuf = t->cfg.delivery == RH_DELIVER_ON_LOOP ? NULL : rbuf;
+    b->rlen = rlen;
+    b->rbuf_own = NULL;
+}
+
+/* Whether m has entries worth referencing in the read buffer, all of them
+ * inside it (they are: m was decoded in place; checked all the same). */
+static bool refs_read_buf(const rbatch *b, const rh_msg *m)
+{
+    if (!b->rbuf)
+        return false;
+    bool any = false;
+    for (size_t i = 0; i < m->n_entries; i++) {
+        const rh_bytes *d = &m->entries[i].data;
+        if (!d->data || d->len < READ_REF_MIN)
+            continue;
+        if (d->data < b->rbuf || d->len > b->rlen ||
+            d->data - b->rbuf > (ptrdiff_t)(b->rlen - d->len))
+            return false;
+        any = true;
+    }
+    return any;
+}
 
 static void flush_batch(stream_reader *r, rbatch *b)
 {
@@ -172,6 +209,10 @@ static void got_message(stream_reader *r, const rh_msg *m, rbatch *b)
         }
         c = rhi_tmsg_copy_ref(&b->tb, m, o, RH_SCATTER_REF_MIN);
         rhi_tmsg_owner_put(o);
+    } else if (refs_read_buf(b, m) &&
+               (b->rbuf_own ||
+                (b->rbuf_own = rhi_tmsg_read_buf_owner(&b->tb, &r->p->t->read_pool, b->rbuf)))) {
+        c = rhi_tmsg_copy_ref(&b->tb, m, b->rbuf_own, READ_REF_MIN);
     } else {
         c = rhi_tmsg_copy(&b->tb, m);
     }
@@ -235,8 +276,7 @@ static void update_lowat(stream_reader *r)
 static void read_body(stream_reader *r)
 {
     rbatch b;
-    b.n = 0;
-    tmsg_batch_init(&b.tb, &r->p->t->msg_cache);
+    rbatch_init(&b, r->p->t, NULL, 0); /* bytes in the bufferevent's buffer: copied */
     read_body_batch(r, &b);
     rhi_tmsg_batch_end(&b.tb);
     update_lowat(r);
@@ -306,7 +346,13 @@ static void on_raw_event(evutil_socket_t fd, short what, void *arg)
     }
     uint8_t *dst;
     size_t room = direct_room(r, &dst);
-    uint8_t *buf = room ? dst : r->p->t->read_buf;
+    rh_transport *t = r->p->t;
+    if (!room && !t->read_buf && !(t->read_buf = rhi_tmsg_read_buf_get(&t->read_pool))) {
+        r->p->st->recv_failures++;
+        finish(r, "read", "out of memory for a read buffer", false);
+        return;
+    }
+    uint8_t *buf = room ? dst : t->read_buf;
     ssize_t n = recv(fd, buf, room ? room : RH_IO_MAX, 0);
     if (n < 0) {
         int e = errno;
@@ -326,11 +372,14 @@ static void on_raw_event(evutil_socket_t fd, short what, void *arg)
         return;
     }
     rbatch b;
-    b.n = 0;
-    tmsg_batch_init(&b.tb, &r->p->t->msg_cache);
+    rbatch_init(&b, t, room ? NULL : buf, (size_t)n);
     int rc = room ? direct_bytes(r, (size_t)n, &b) : body_bytes(r, buf, (size_t)n, &b);
     if (rc == 0)
         flush_batch(r, &b);
+    if (b.rbuf_own) { /* messages hold the buffer now: the next read takes another */
+        rhi_tmsg_owner_put(b.rbuf_own);
+        t->read_buf = NULL;
+    }
     rhi_tmsg_batch_end(&b.tb);
     if (rc == 0)
         update_lowat(r);
@@ -341,7 +390,7 @@ static void on_raw_event(evutil_socket_t fd, short what, void *arg)
 static void start_raw_reads(stream_reader *r)
 {
     rh_transport *t = r->p->t;
-    if (!t->read_buf && !(t->read_buf = rhi_read_buf_alloc(RH_IO_MAX)))
+    if (!t->read_buf && !(t->read_buf = rhi_tmsg_read_buf_get(&t->read_pool)))
         return;
     evutil_socket_t fd = bufferevent_getfd(r->bev);
     struct event *ev = event_new(t->base, fd, EV_READ | EV_PERSIST, on_raw_event, r);

@@ -181,3 +181,67 @@ void rhi_tmsg_free(rh_msg *m)
 {
     rhi_tmsg_release(m);
 }
+
+/* ---- read buffers -------------------------------------------------------- */
+
+uint8_t *rhi_tmsg_read_buf_get(tmsg_read_pool *p)
+{
+    for (size_t i = 0; i < TMSG_READ_POOL_SLOTS; i++) {
+        if (!atomic_load_explicit(&p->slot[i], memory_order_relaxed))
+            continue;
+        uint8_t *buf = atomic_exchange_explicit(&p->slot[i], NULL, memory_order_acquire);
+        if (buf)
+            return buf;
+    }
+    /* page-aligned: see rhi_read_buf_alloc (sockbio.h) */
+    return aligned_alloc(4096, p->size);
+}
+
+void rhi_tmsg_read_buf_put(tmsg_read_pool *p, uint8_t *buf)
+{
+    for (size_t i = 0; buf && i < TMSG_READ_POOL_SLOTS; i++) {
+        uint8_t *expect = NULL;
+        if (atomic_compare_exchange_strong_explicit(&p->slot[i], &expect, buf,
+                                                    memory_order_release,
+                                                    memory_order_relaxed))
+            return;
+    }
+    free(buf);
+}
+
+typedef struct read_hold {
+    tmsg_read_pool *pool;
+    uint8_t *buf;
+} read_hold;
+
+static void read_hold_done(void *arg)
+{
+    read_hold *h = arg;
+    rhi_tmsg_read_buf_put(h->pool, h->buf);
+    atomic_fetch_sub_explicit(&h->pool->held, 1, memory_order_relaxed);
+    rhi_tmsg_release(h);
+}
+
+tmsg_owner *rhi_tmsg_read_buf_owner(tmsg_batch *b, tmsg_read_pool *p, uint8_t *buf)
+{
+    if (atomic_fetch_add_explicit(&p->held, 1, memory_order_relaxed) >= TMSG_READ_HELD_MAX) {
+        atomic_fetch_sub_explicit(&p->held, 1, memory_order_relaxed);
+        return NULL;
+    }
+    read_hold *h = rhi_tmsg_alloc(b, sizeof(*h));
+    tmsg_owner *o = h ? rhi_tmsg_owner_new(b, read_hold_done, h) : NULL;
+    if (!o) {
+        rhi_tmsg_release(h);
+        atomic_fetch_sub_explicit(&p->held, 1, memory_order_relaxed);
+        return NULL;
+    }
+    h->pool = p;
+    h->buf = buf;
+    return o;
+}
+
+void rhi_tmsg_read_pool_free(tmsg_read_pool *p)
+{
+    for (size_t i = 0; i < TMSG_READ_POOL_SLOTS; i++)
+        free(atomic_exchange(&p->slot[i], NULL));
+}

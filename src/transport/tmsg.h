@@ -19,6 +19,7 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rafthttp/raftpb.h"
 
@@ -72,6 +73,38 @@ void rhi_tmsg_owner_put(tmsg_owner *o); /* drops a reference */
 /* rhi_tmsg_copy, but entry data of at least ref_min bytes stay where they are
  * and the copy holds a reference on o until it is freed. */
 rh_msg *rhi_tmsg_copy_ref(tmsg_batch *b, const rh_msg *src, tmsg_owner *o, size_t ref_min);
+
+/* Read buffers whose bytes messages reference (thread delivery): a stream
+ * reader reads into one, the messages it decodes there keep their large
+ * entries where they are instead of copying them, and the buffer goes back
+ * to the pool when the last of them is freed. At most TMSG_READ_HELD_MAX
+ * buffers are held by messages at once (past that, the reader copies), so
+ * they add at most that many buffers to what the delivery queue bounds. */
+#define TMSG_READ_POOL_SLOTS 8
+#define TMSG_READ_HELD_MAX 8
+
+typedef struct tmsg_read_pool {
+    size_t size;                                     /* bytes a buffer */
+    _Atomic(uint8_t *) slot[TMSG_READ_POOL_SLOTS];   /* free buffers */
+    _Atomic unsigned held;                           /* buffers messages hold */
+} tmsg_read_pool;
+
+static inline void tmsg_read_pool_init(tmsg_read_pool *p, size_t size)
+{
+    p->size = size;
+    for (size_t i = 0; i < TMSG_READ_POOL_SLOTS; i++)
+        atomic_init(&p->slot[i], NULL);
+    atomic_init(&p->held, 0);
+}
+/* A page-aligned buffer of p->size bytes (free with free() or give back with
+ * rhi_tmsg_read_buf_put); NULL when out of memory. */
+uint8_t *rhi_tmsg_read_buf_get(tmsg_read_pool *p);
+void rhi_tmsg_read_buf_put(tmsg_read_pool *p, uint8_t *buf);
+/* An owner (one reference, the caller's) that gives buf back to p once no
+ * message refers to it; NULL when TMSG_READ_HELD_MAX are held already or
+ * out of memory. */
+tmsg_owner *rhi_tmsg_read_buf_owner(tmsg_batch *b, tmsg_read_pool *p, uint8_t *buf);
+void rhi_tmsg_read_pool_free(tmsg_read_pool *p); /* frees the free buffers */
 
 /* A copy of src in its own allocation. */
 rh_msg *rhi_tmsg_clone(const rh_msg *src);

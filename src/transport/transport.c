@@ -610,6 +610,7 @@ static rh_transport *transport_new(const rh_transport_config *cfg, char *err, si
         return NULL;
     }
     t->cfg = *cfg;
+    tmsg_read_pool_init(&t->read_pool, RH_IO_MAX);
     t->log_sink = sink_of(cfg);
     if (!t->cfg.dial_timeout_ms)
         t->cfg.dial_timeout_ms = 1000;
@@ -760,6 +761,7 @@ void rh_transport_free(rh_transport *t)
     pthread_mutex_destroy(&t->dq.mu);
     pthread_cond_destroy(&t->dq.cond);
     free(t->read_buf);
+    rhi_tmsg_read_pool_free(&t->read_pool);
     free(t->write_buf);
     rhi_tmsg_cache_free(&t->msg_cache); /* last: every message is gone by now */
     rhi_log_bind(was);

@@ -262,11 +262,12 @@ static void count_done(void *arg)
 
 /* rh_transport_send_ref: large entry data written from the caller's
  * memory, small copied; done runs once per call, also for messages that
- * go nowhere; frames of MiBs read straight into the decoder's buffer and
- * handed to delivery arrive whole. */
+ * go nowhere; entries of KiBs that the delivery thread gets in the read
+ * buffer they arrived in, and frames of MiBs read straight into the
+ * decoder's buffer and handed to delivery, arrive whole. */
 static void sent_by_reference_until_done(void)
 {
-    static const size_t sizes[] = {100, 300, 65536, 300000, 2u << 20};
+    static const size_t sizes[] = {100, 300, 5000, 20000, 65536, 300000, 2u << 20};
     enum { NS = sizeof(sizes) / sizeof(sizes[0]), ROUNDS = 3 };
     uint8_t *data[NS];
     rh_entry ents[NS];
