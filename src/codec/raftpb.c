@@ -850,20 +850,33 @@ typedef struct msg_arrays {
 
 static int decode_message(pb_dec *d, rh_msg *m);
 
+/* Room in *arr (n elements of elem bytes, *cap of room) for one more: a
+ * full array is regrown for the run of `tag` fields that starts at d->pos. */
+static int array_room(pb_dec *d, void **arr, size_t n, size_t *cap, size_t elem, uint8_t tag,
+                      const char *what)
+{
+    if (n < *cap)
+        return 0;
+    size_t total = grow_cap(*cap, count_run(d, tag));
+    void *na = arena_array(d, total, elem);
+    if (!na)
+        return arena_fail(d, 0, total, what);
+    if (n)
+        memcpy(na, *arr, n * elem);
+    *arr = na;
+    *cap = total;
+    return 0;
+}
+
 /* Field 7: one Entry at d->buf[s..s+n), appended. */
 static int take_entry(pb_dec *d, rh_msg *m, msg_arrays *a, size_t s, size_t n)
 {
-    if (m->n_entries == a->cap_entries) {
-        size_t total = grow_cap(a->cap_entries, count_run(d, 0x3a));
-        rh_entry *ne = arena_array(d, total, sizeof(rh_entry));
-        if (!ne)
-            return arena_fail(d, 0, total, "entries");
-        if (m->n_entries)
-            memcpy(ne, a->entries, m->n_entries * sizeof(rh_entry));
-        a->entries = ne;
-        m->entries = ne;
-        a->cap_entries = total;
-    }
+    void *arr = a->entries;
+    int rc = array_room(d, &arr, m->n_entries, &a->cap_entries, sizeof(rh_entry), 0x3a,
+                        "entries");
+    if (rc)
+        return rc;
+    m->entries = a->entries = arr;
     pb_dec sd = sub_dec(d, s, n, "Entry");
     return decode_entry(&sd, &a->entries[m->n_entries++]);
 }
@@ -889,20 +902,14 @@ static int take_snapshot(pb_dec *d, rh_msg *m, size_t s, size_t n)
 /* Field 14: one response at d->buf[s..s+n), appended. */
 static int take_response(pb_dec *d, rh_msg *m, msg_arrays *a, size_t s, size_t n)
 {
-    if (m->n_responses == a->cap_responses) {
-        if (d->depth + 1 >= RH_PB_MAX_DEPTH)
-            return dec_fail(d, RH_EDEPTH, 0, "responses nested deeper than %d",
-                            RH_PB_MAX_DEPTH);
-        size_t total = grow_cap(a->cap_responses, count_run(d, 0x72));
-        rh_msg *nr = arena_array(d, total, sizeof(rh_msg));
-        if (!nr)
-            return arena_fail(d, 0, total, "responses");
-        if (m->n_responses)
-            memcpy(nr, a->responses, m->n_responses * sizeof(rh_msg));
-        a->responses = nr;
-        m->responses = nr;
-        a->cap_responses = total;
-    }
+    if (d->depth + 1 >= RH_PB_MAX_DEPTH)
+        return dec_fail(d, RH_EDEPTH, 0, "responses nested deeper than %d", RH_PB_MAX_DEPTH);
+    void *arr = a->responses;
+    int rc = array_room(d, &arr, m->n_responses, &a->cap_responses, sizeof(rh_msg), 0x72,
+                        "responses");
+    if (rc)
+        return rc;
+    m->responses = a->responses = arr;
     pb_dec sd = sub_dec(d, s, n, "Message.responses");
     return decode_message(&sd, &a->responses[m->n_responses++]);
 }
