@@ -42,9 +42,11 @@ static inline uint8_t *pb_put_varint(uint8_t *p, uint64_t v)
     return p;
 }
 
-/* Reads a varint at buf[*pos]; advances *pos. 0, RH_ETRUNC or RH_EVARINT. */
-static inline int pb_get_varint(const uint8_t *buf, size_t len, size_t *pos,
-                                uint64_t *out)
+/* Reads a varint at buf[*pos]; advances *pos. 0, RH_ETRUNC or RH_EVARINT.
+ * Always inlined: the decoder's fast path keeps its cursor in registers only
+ * when this is part of it. */
+static inline __attribute__((always_inline)) int pb_get_varint(const uint8_t *buf, size_t len,
+                                                               size_t *pos, uint64_t *out)
 {
     uint64_t v = 0;
     size_t p = *pos;

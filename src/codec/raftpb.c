@@ -559,21 +559,11 @@ typedef struct fast_cur {
 /* A varint field with tag `tag` (a one-byte tag) and a well-formed value. */
 FAST_INLINE bool fast_varint(fast_cur *c, uint8_t tag, uint64_t *v)
 {
-    const uint8_t *p = c->p;
-    if (p >= c->end || *p != tag)
+    size_t k = 1;
+    if (c->p >= c->end || *c->p != tag ||
+        pb_get_varint(c->p, (size_t)(c->end - c->p), &k, v))
         return false;
-    p++;
-    uint64_t x = 0;
-    for (unsigned shift = 0;; shift += 7) {
-        if (shift >= 64 || p >= c->end)
-            return false;
-        uint8_t byte = *p++;
-        x |= (uint64_t)(byte & 0x7f) << shift;
-        if (byte < 0x80)
-            break;
-    }
-    *v = x;
-    c->p = p;
+    c->p += k;
     return true;
 }
 
@@ -601,22 +591,26 @@ FAST_INLINE void fast_end(pb_dec *d, const fast_cur *c)
     d->pos = (size_t)(c->p - d->buf);
 }
 
+/* Takes field `tag` into `store` (which reads v), or ends the fast path:
+ * goto out, where the caller hands over to its general loop. */
+#define FAST_VARINT(tag, store)          \
+    do {                                 \
+        if (!fast_varint(&c, (tag), &v)) \
+            goto out;                    \
+        store;                           \
+    } while (0)
+
 static int decode_entry(pb_dec *d, rh_entry *e)
 {
     fast_cur c = fast_begin(d);
     uint64_t v;
     size_t s, n;
-    if (fast_varint(&c, 0x08, &v)) {
-        e->type = (int32_t)(uint32_t)v;
-        if (fast_varint(&c, 0x10, &v)) {
-            e->term = v;
-            if (fast_varint(&c, 0x18, &v)) {
-                e->index = v;
-                if (fast_len(&c, d, 0x22, &s, &n))
-                    e->data = bytes_at(d, s, n);
-            }
-        }
-    }
+    FAST_VARINT(0x08, e->type = (int32_t)(uint32_t)v);
+    FAST_VARINT(0x10, e->term = v);
+    FAST_VARINT(0x18, e->index = v);
+    if (fast_len(&c, d, 0x22, &s, &n))
+        e->data = bytes_at(d, s, n);
+out:
     fast_end(d, &c);
     while (d->pos < d->len) {
         size_t fs = d->pos;
@@ -922,12 +916,6 @@ FAST_INLINE int decode_message_fast(pb_dec *d, rh_msg *m, msg_arrays *a)
     uint64_t v;
     size_t s, n;
     int rc = 0;
-#define FAST_VARINT(tag, store)          \
-    do {                                 \
-        if (!fast_varint(&c, (tag), &v)) \
-            goto out;                    \
-        store;                           \
-    } while (0)
     FAST_VARINT(0x08, m->type = (int32_t)(uint32_t)v);
     FAST_VARINT(0x10, m->to = v);
     FAST_VARINT(0x18, m->from = v);
@@ -946,7 +934,6 @@ FAST_INLINE int decode_message_fast(pb_dec *d, rh_msg *m, msg_arrays *a)
         return rc;
     FAST_VARINT(0x50, m->reject = v != 0);
     FAST_VARINT(0x58, m->reject_hint = v);
-#undef FAST_VARINT
 out:
     fast_end(d, &c);
     return 0;
