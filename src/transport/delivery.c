@@ -180,7 +180,7 @@ static void *delivery_main(void *arg)
              * wait, look again for up to SPIN_US; then sleep */
             sched_yield();
             while (spin && !atomic_load_explicit(&d->queued, memory_order_acquire) &&
-                   !atomic_load_explicit(&d->stop_asked, memory_order_relaxed) &&
+                   !atomic_load_explicit(&d->stopping, memory_order_relaxed) &&
                    rh_now_us() - t0 < SPIN_US)
                 sched_yield();
             pthread_mutex_lock(&d->mu);
@@ -255,7 +255,6 @@ void rhi_delivery_stop(rh_transport *t)
     delivery *d = &t->dq;
     pthread_mutex_lock(&d->mu);
     d->stopping = true;
-    atomic_store_explicit(&d->stop_asked, true, memory_order_relaxed);
     pthread_cond_signal(&d->cond);
     pthread_mutex_unlock(&d->mu);
     if (d->started)

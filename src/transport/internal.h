@@ -326,10 +326,9 @@ typedef struct delivery {
     size_t cap, head, len;
     _Atomic size_t queued; /* len, mirrored for the consumer to watch unlocked */
     bool sleeping;         /* the consumer waits on cond (signal only then) */
-    _Atomic bool stop_asked; /* stopping, mirrored likewise */
     delivery_count *counts; /* per sender with messages queued (none kept at 0) */
     size_t n_counts, cap_counts;
-    bool stopping;
+    _Atomic bool stopping; /* set under mu; the consumer's spin reads it unlocked */
     pthread_t thread;
     bool started;
 } delivery;
