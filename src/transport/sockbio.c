@@ -19,6 +19,7 @@
 #include <openssl/ssl.h>
 
 #include "transport/sockbio.h"
+#include "transport/tmsg.h"
 
 #define RBUF_CAP (256 * 1024)
 #define WBUF_CAP (256 * 1024)
@@ -159,7 +160,6 @@ static int sb_read(BIO *b, char *out, int outl)
     if (!sb || outl <= 0)
         return 0;
     if (sb->rpos == sb->rlen) {
-        /* page-aligned: see rhi_read_buf_alloc */
         if (!sb->rbuf && !(sb->rbuf = rhi_read_buf_alloc(RBUF_CAP))) {
             errno = ENOMEM;
             return -1;

@@ -33,7 +33,6 @@
 #define RH_TRANSPORT_SOCKBIO_H
 
 #include <stddef.h>
-#include <stdlib.h>
 
 #include <event2/bufferevent.h>
 #include <openssl/bio.h>
@@ -55,16 +54,5 @@ void rhi_sockbio_shutdown_write(BIO *b);
 /* Frees what is still sending after its bufferevent was freed, on base's
  * loop (closing the sockets): before event_base_free(base). */
 void rhi_sockbio_drop_orphans(struct event_base *base);
-
-/* A buffer that socket reads go into again and again, at its start (n a
- * multiple of 4096; free with free()). Page-aligned: the kernel's copy into
- * a buffer 16 bytes into a page (where malloc puts a large block) ran at a
- * third of its speed on this project's machines, read after read (perf: a
- * 16 KiB MsgApp run spent 30% of its time in _copy_to_iter, raw TCP reading
- * into an aligned buffer 7%). */
-static inline void *rhi_read_buf_alloc(size_t n)
-{
-    return aligned_alloc(4096, n);
-}
 
 #endif

@@ -193,8 +193,7 @@ uint8_t *rhi_tmsg_read_buf_get(tmsg_read_pool *p)
         if (buf)
             return buf;
     }
-    /* page-aligned: see rhi_read_buf_alloc (sockbio.h) */
-    return aligned_alloc(4096, p->size);
+    return rhi_read_buf_alloc(p->size);
 }
 
 void rhi_tmsg_read_buf_put(tmsg_read_pool *p, uint8_t *buf)
