@@ -172,6 +172,13 @@ static void on_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info
 #define BATCH_HDR 10u /* "%08x\r\n" */
 #define FRAME_OVERHEAD 32u /* framing bytes beyond the protobuf message, at most 25 */
 
+/* The frame size of the next queued message, from the size it was queued
+ * with (not worked out again). */
+static size_t next_frame_size(const stream_writer *w)
+{
+    return rhi_stream_frame_size_known(&w->enc, msgq_peek(&w->q), msgq_peek_size(&w->q));
+}
+
 /* Sends p[0..n) at once when nothing is buffered before it (no buffer
  * chain, no write event to arm and disarm); what the socket does not take,
  * or all of it behind buffered bytes, goes into the output buffer. */
@@ -229,7 +236,7 @@ static int encode_batch(stream_writer *w, size_t first_size)
         rhi_tmsg_free(m);
         if (!w->q.len)
             break;
-        fs = rhi_stream_frame_size_known(&w->enc, msgq_peek(&w->q), msgq_peek_size(&w->q));
+        fs = next_frame_size(w);
         if (fs > BATCH_COPY_MAX || BATCH_HDR + used + fs + RH_HTTP_CHUNK_END_LEN > cap)
             break;
     }
@@ -254,7 +261,7 @@ static void pump(stream_writer *w)
         return;
     struct evbuffer *out = bufferevent_get_output(w->bev);
     while (w->q.len && evbuffer_get_length(out) < WRITER_HIGH) {
-        size_t fs = rhi_stream_frame_size_known(&w->enc, msgq_peek(&w->q), msgq_peek_size(&w->q));
+        size_t fs = next_frame_size(w);
         if (fs <= BATCH_COPY_MAX) {
             if (encode_batch(w, fs) != 0) {
                 rhi_writer_close(w, "out of memory encoding a frame");
