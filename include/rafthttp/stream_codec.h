@@ -121,8 +121,9 @@ RH_API bool rh_stream_decoder_at_boundary(const rh_stream_decoder *d);
  */
 /* The protobuf size of the message the last 1 returned, as the frame
  * carried it (rh_msg_size of it, for a canonical encoder such as etcd's,
- * without walking it again); 0 when the frame carried none (a msgappv2
- * link heartbeat or AppEntries frame). */
+ * without walking it again); for a msgappv2 AppEntries frame, the size of
+ * the MsgApp it stands for, with its entries as the frame carried them; 0
+ * for a msgappv2 link heartbeat. */
 RH_API uint64_t rh_stream_decoder_msg_size(const rh_stream_decoder *d);
 RH_API size_t rh_stream_decoder_reserve(rh_stream_decoder *d, size_t max, uint8_t **dst);
 RH_API int rh_stream_decoder_commit(rh_stream_decoder *d, size_t n, rh_msg *out, rh_err *err);

@@ -22,14 +22,12 @@ enum {
     PB_WT_FIXED32 = 5,
 };
 
+/* Bytes of v as a varint: 7 bits a byte, from its highest set bit, without
+ * a loop (sizes are worked out for every message sent and received). */
 static inline size_t pb_varint_size(uint64_t v)
 {
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
+    unsigned bits = 64u - (unsigned)__builtin_clzll(v | 1); /* 1..64 */
+    return (bits * 9u + 64u) / 64u;
 }
 
 static inline uint8_t *pb_put_varint(uint8_t *p, uint64_t v)

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/msg_internal.h"
 #include "codec/pb_wire.h"
 #include "rafthttp/raftpb.h"
 
@@ -225,18 +226,27 @@ static inline bool snapshot_is_empty(const rh_snapshot *s)
            !c->auto_leave;
 }
 
+/* The fields every message writes, whatever they hold. */
+static inline size_t msg_scalars_size(const rh_msg *m)
+{
+    return varint_field_size(enum_wire(m->type)) + varint_field_size(m->to) +
+           varint_field_size(m->from) + varint_field_size(m->term) +
+           varint_field_size(m->log_term) + varint_field_size(m->index) +
+           varint_field_size(m->commit) + 2 /* reject */ + varint_field_size(m->reject_hint);
+}
+
+size_t rhi_msg_size_bare(const rh_msg *m, size_t entries_bytes)
+{
+    return msg_scalars_size(m) + entries_bytes + sizeof(empty_snap_field);
+}
+
 size_t rh_msg_size(const rh_msg *m)
 {
-    size_t n = varint_field_size(enum_wire(m->type)) + varint_field_size(m->to) +
-               varint_field_size(m->from) + varint_field_size(m->term) +
-               varint_field_size(m->log_term) + varint_field_size(m->index);
+    size_t n = msg_scalars_size(m);
     for (size_t i = 0; i < m->n_entries; i++)
         n += sub_field_size(entry_size(&m->entries[i]));
-    n += varint_field_size(m->commit);
     n += snapshot_is_empty(&m->snapshot) ? sizeof(empty_snap_field)
                                          : sub_field_size(rh_snapshot_size(&m->snapshot));
-    n += 2; /* reject */
-    n += varint_field_size(m->reject_hint);
     n += bytes_field_size(&m->context);
     if (m->has_vote)
         n += varint_field_size(m->vote);
@@ -1010,26 +1020,10 @@ static pb_dec top_dec(const uint8_t *buf, size_t len, rh_arena *arena, rh_err *e
     return d;
 }
 
-/* Zeroes a message with plain vector stores: memset of its 240 bytes compiles
- * to `rep stos`, whose start-up cost was a quarter of decoding a heartbeat. */
-static inline void msg_zero(rh_msg *m)
-{
-    typedef struct {
-        uint64_t w[4];
-    } zero32;
-    char *p = (char *)m;
-    size_t i = 0;
-    for (; i + sizeof(zero32) <= sizeof(*m); i += sizeof(zero32)) {
-        zero32 z = {{0}};
-        memcpy(p + i, &z, sizeof(z));
-    }
-    memset(p + i, 0, sizeof(*m) - i);
-}
-
 int rh_msg_decode(const uint8_t *buf, size_t len, rh_msg *out, rh_arena *arena,
                   rh_err *err)
 {
-    msg_zero(out);
+    rhi_msg_zero(out);
     pb_dec d = top_dec(buf, len, arena, err, "Message");
     return decode_message(&d, out);
 }

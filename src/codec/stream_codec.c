@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/msg_internal.h"
 #include "codec/pb_wire.h"
 #include "codec/stream_internal.h"
 #include "rafthttp/stream_codec.h"
@@ -190,7 +191,7 @@ struct rh_stream_decoder {
 
     bool gathering; /* current frame spans feeds: bytes go to gbuf */
     bool out_in_gbuf; /* the last message returned points into gbuf */
-    uint64_t out_size; /* its protobuf bytes on the wire, 0 when not one */
+    uint64_t out_size; /* its protobuf size (rh_stream_decoder_msg_size) */
     uint8_t *gbuf;  /* gather buffer, owned */
     size_t glen;    /* bytes in gbuf */
     size_t gcap;    /* its capacity */
@@ -415,7 +416,7 @@ static int parse_frame(rh_stream_decoder *d, const uint8_t *f, size_t n, rh_msg 
     }
 
     if (f[0] == RH_APPV2_LINK_HEARTBEAT) {
-        memset(out, 0, sizeof(*out));
+        rhi_msg_zero(out);
         out->type = RH_MSG_HEARTBEAT;
         return 0;
     }
@@ -430,7 +431,7 @@ static int parse_frame(rh_stream_decoder *d, const uint8_t *f, size_t n, rh_msg 
     }
     /* AppEntries: the frame was walked already, so sizes are in bounds */
     uint64_t count = pb_get_be64(f + 1);
-    memset(out, 0, sizeof(*out));
+    rhi_msg_zero(out);
     out->type = RH_MSG_APP;
     out->from = d->remote;
     out->to = d->local;
@@ -447,9 +448,11 @@ static int parse_frame(rh_stream_decoder *d, const uint8_t *f, size_t n, rh_msg 
                         (unsigned long long)count);
     }
     size_t pos = 9;
+    size_t entries_bytes = 0; /* as Message field 5, from the sizes on the wire */
     for (uint64_t i = 0; i < count; i++) {
         size_t sz = (size_t)pb_get_be64(f + pos);
         pos += 8;
+        entries_bytes += 1 + pb_varint_size(sz) + sz;
         rh_err eerr;
         int rc = rh_entry_decode(f + pos, sz, &entries[i], &eerr);
         if (rc)
@@ -462,6 +465,8 @@ static int parse_frame(rh_stream_decoder *d, const uint8_t *f, size_t n, rh_msg 
     out->entries = entries;
     out->n_entries = (size_t)count;
     out->commit = pb_get_be64(f + pos);
+    /* the size the message stream would count: its frame's length */
+    d->out_size = rhi_msg_size_bare(out, entries_bytes);
     return 0;
 }
 

@@ -191,6 +191,30 @@ static void ten_byte_varint_keeps_low_64_bits_as_go(void)
     rh_arena_free(&a);
 }
 
+/* rh_msg_size is what rh_msg_encode writes, with every varint field at every
+ * width from 1 to 10 bytes (sizes are worked out without a loop). */
+static void size_is_encoded_length_at_every_varint_width(void)
+{
+    static uint8_t buf[4096];
+    static const uint8_t data[300];
+    for (int b = 0; b < 64; b++) {
+        const uint64_t vs[3] = {((uint64_t)1 << b) - 1, (uint64_t)1 << b,
+                                ((uint64_t)1 << b) | (((uint64_t)1 << b) - 1)};
+        for (int k = 0; k < 3; k++) {
+            uint64_t v = vs[k];
+            rh_entry e = {.term = v, .index = ~v, .data = {data, (size_t)(v % 300)}};
+            rh_msg m = {.type = RH_MSG_APP, .to = v, .from = ~v, .term = v >> 1,
+                        .log_term = v, .index = v, .entries = &e, .n_entries = 1,
+                        .commit = v, .reject_hint = ~v >> 1};
+            size_t n = rh_msg_size(&m);
+            CHECK(n <= sizeof(buf));
+            if (n <= sizeof(buf))
+                CHECK_EQ_U64(rh_msg_encode(&m, buf), n);
+            CHECK_EQ_U64(rh_entry_size(&e), rh_entry_encode(&e, buf));
+        }
+    }
+}
+
 static void expect_error(const char *name, const char *hex, int code, uint64_t off)
 {
     rh_arena a;
@@ -403,6 +427,7 @@ int main(void)
     TEST(merges_repeated_snapshot_and_packed_ids);
     TEST(entries_interleaved_with_other_fields_keep_their_order);
     TEST(ten_byte_varint_keeps_low_64_bits_as_go);
+    TEST(size_is_encoded_length_at_every_varint_width);
     TEST(rejects_malformed_input_with_offsets);
     TEST(bounds_nesting_depth);
     TEST(arena_limit_stops_amplification);

@@ -409,6 +409,61 @@ static void large_body_read_into_decoder_buffer(void)
     free(data);
 }
 
+/* Each decoded message's size comes with it, equal to rh_msg_size of it:
+ * from the frame length (message stream, full MsgApp) or worked out from
+ * the entries' lengths (AppEntries), at every varint width of the fields. */
+static void decoder_reports_each_message_size(void)
+{
+    static uint8_t data[20000];
+    const size_t lens[] = {0, 1, 127, 128, 16383, 16384, 19999};
+    for (int kind = RH_STREAM_MESSAGE; kind <= RH_STREAM_MSGAPPV2; kind++) {
+        rh_stream_encoder e;
+        rh_stream_encoder_init(&e, kind);
+        stream s = {0};
+        rh_msg sent[64];
+        rh_entry ents[64][3];
+        size_t n = 0;
+        uint64_t index = 0;
+        for (int b = 0; b < 64 && n < 64; b += 3) {
+            uint64_t term = (uint64_t)1 << b;
+            for (int k = 0; k < 2 && n < 64; k++) { /* a full MsgApp, then AppEntries */
+                size_t ne = (size_t)((n % 3) + (k ? 0 : 1));
+                for (size_t i = 0; i < ne; i++)
+                    ents[n][i] = (rh_entry){.term = term, .index = index + 1 + i,
+                                            .data = {data, lens[(n + i) % 7]}};
+                sent[n] = msgapp(term, k ? term : term - 1, index, ents[n], ne, index + 1,
+                                 (index + ne) | ((uint64_t)1 << (63 - b)));
+                index += ne;
+                append(&s, &e, &sent[n++]);
+            }
+        }
+        rh_stream_decoder_opts o = {.kind = kind, .local = LOCAL, .remote = REMOTE};
+        rh_stream_decoder *d = rh_stream_decoder_new(&o);
+        size_t off = 0, got = 0, v2_entries = 0;
+        while (off < s.len) {
+            size_t used;
+            rh_msg m;
+            rh_err err;
+            int rc = rh_stream_decoder_feed(d, s.buf + off, s.len - off, &used, &m, &err);
+            CHECK(rc >= 0);
+            if (rc < 0)
+                break;
+            off += used;
+            if (rc == 1) {
+                CHECK_EQ_U64(rh_stream_decoder_msg_size(d), rh_msg_size(&m));
+                CHECK(got < n && rh_msg_equal(&m, &sent[got]));
+                v2_entries += s.buf[off - used] == RH_APPV2_APP_ENTRIES;
+                got++;
+            }
+        }
+        CHECK_EQ_U64(got, n);
+        if (kind == RH_STREAM_MSGAPPV2)
+            CHECK(v2_entries > 0); /* the AppEntries path was taken */
+        rh_stream_decoder_free(d);
+        free(s.buf);
+    }
+}
+
 int main(void)
 {
     TEST(message_frame_is_be64_length_then_protobuf);
@@ -418,5 +473,6 @@ int main(void)
     TEST(whole_frame_is_decoded_in_place);
     TEST(hostile_headers_fail_with_frame_offset);
     TEST(large_body_read_into_decoder_buffer);
+    TEST(decoder_reports_each_message_size);
     return CHECK_DONE();
 }
