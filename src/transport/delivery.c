@@ -14,7 +14,10 @@
  * Waiting: out of work, the delivery thread watches `queued` without the
  * lock for a while (a lock taken and dropped in a spin was the loop's main
  * contention), and only then sleeps on the condition, saying so in
- * `sleeping`; the loop signals only a sleeping thread.
+ * `sleeping`; the loop signals only a sleeping thread. It watches only when
+ * work came in trickles (a reply is awaited: the next message is near);
+ * after a large batch it sleeps at once, since the spin then cost more
+ * than the wake-ups it saved (a quarter of all CPU in a heartbeat run).
  */
 #include <sched.h>
 #include <stdlib.h>
@@ -26,6 +29,7 @@
 #define POP_BATCH_BYTES (1u << 20) /* and bytes (after the first message) */
 #define SPIN_US 100                /* awake this long for more work, at most */
 #define SPIN_IF_US 500             /* when the previous wait was shorter */
+#define SPIN_IF_N 8                /* and the previous pop took at most this many */
 
 static delivery_count *count_for(delivery *d, uint64_t id)
 {
@@ -202,10 +206,11 @@ static void *delivery_main(void *arg)
     delivery_item batch[POP_BATCH];
     rhi_log_bind(&t->log_sink);
     int64_t last_wait_us = SPIN_IF_US; /* the previous wait for work */
+    size_t last_n = 0;                 /* messages the previous pop took */
     for (;;) {
         if (!atomic_load_explicit(&d->queued, memory_order_acquire)) {
             int64_t t0 = rh_now_us();
-            bool spin = last_wait_us < SPIN_IF_US;
+            bool spin = last_wait_us < SPIN_IF_US && last_n <= SPIN_IF_N;
             /* yield once (whoever is runnable goes first), then, after a short
              * wait, look again for up to SPIN_US; then sleep */
             sched_yield();
@@ -252,6 +257,7 @@ static void *delivery_main(void *arg)
         if (run.recv | run.prop)
             count_out(d, run_from, &run);
         atomic_store_explicit(&d->queued, d->len, memory_order_relaxed);
+        last_n = n;
         bool stopping = d->stopping;
         pthread_mutex_unlock(&d->mu);
         for (size_t i = 0; i < n; i++) {
