@@ -112,10 +112,13 @@ static void send_request(stream_reader *r)
     bufferevent_write(r->bev, buf, n);
 }
 
-/* Decoded messages reach delivery in batches (one lock per batch), copied
- * into shared blocks (tmsg.h); with RH_DELIVER_ON_LOOP they go to `process`
- * straight from the decoder, uncopied. */
-#define BATCH 64
+/* Decoded messages reach delivery in batches (one lock per batch, and a
+ * wake-up when the delivery thread sleeps), copied into shared blocks
+ * (tmsg.h); with RH_DELIVER_ON_LOOP they go to `process` straight from the
+ * decoder, uncopied. A read of small messages holds thousands: 256 a batch
+ * instead of 64 took a thread-mode heartbeat run from 20.6k to 16.6k futex
+ * calls per million messages. A batch's copies are of one read's bytes. */
+#define BATCH 256
 
 /* Thread delivery: entries of at least this size that arrived whole in
  * the transport's read buffer stay there, referenced by the copies, and
