@@ -31,6 +31,8 @@
 #define SPIN_IF_US 500             /* when the previous wait was shorter */
 #define SPIN_IF_N 8                /* and the previous pop took at most this many */
 
+_Static_assert(sizeof(delivery_item) <= 32, "a delivery item is half a cache line");
+
 static delivery_count *count_for(delivery *d, uint64_t id)
 {
     for (size_t i = 0; i < d->n_counts; i++)
@@ -73,6 +75,21 @@ static bool count_fits(const rh_transport *t, const count_regs *r, bool prop, ui
         return false;
     /* one message always fits an empty queue, however large */
     return (r->recv | r->prop) == 0 || r->bytes + size <= t->cfg.queue_bytes;
+}
+
+/* An item's size: a frame may be larger than 4 GiB only by config, and
+ * then counts as 4 GiB (pushed and popped alike). */
+static inline uint32_t item_size(uint64_t size)
+{
+    return size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
+}
+
+static void item_free_snap(delivery_item *it)
+{
+    if (it->is_snap) {
+        free(it->u.snap->file);
+        free(it->u.snap);
+    }
 }
 
 /* Takes r's messages of sender id out of its counts (popped). */
@@ -136,17 +153,21 @@ size_t rhi_delivery_push(rh_transport *t, uint64_t from, rh_msg **msgs, const ui
         n = 0;
     }
     count_regs r = c ? (count_regs){c->recv, c->prop, c->bytes} : (count_regs){0, 0, 0};
+    size_t len = d->len; /* stored once at the end: the consumer reads its line */
     for (size_t i = 0; i < n; i++) {
         bool prop = msgs[i]->type == RH_MSG_PROP;
-        uint64_t size = sizes ? sizes[i] : rh_msg_size(msgs[i]);
+        uint32_t size = item_size(sizes ? sizes[i] : rh_msg_size(msgs[i]));
         accepted[i] = false;
         if (!count_fits(t, &r, prop, size))
             continue;
-        if (d->len == d->cap && !ring_grow(d))
-            continue;
-        d->items[(d->head + d->len) & (d->cap - 1)] = (delivery_item){
-            .m = msgs[i], .via = via[i], .from = from, .size = size, .prop = prop};
-        d->len++;
+        if (len == d->cap) {
+            d->len = len;
+            if (!ring_grow(d))
+                continue;
+        }
+        d->items[(d->head + len) & (d->cap - 1)] = (delivery_item){
+            .m = msgs[i], .from = from, .u.via = via[i], .size = size, .prop = prop};
+        len++;
         if (prop)
             r.prop++;
         else
@@ -155,6 +176,7 @@ size_t rhi_delivery_push(rh_transport *t, uint64_t from, rh_msg **msgs, const ui
         accepted[i] = true;
         ok++;
     }
+    d->len = len;
     if (c) {
         c->recv = r.recv;
         c->prop = r.prop;
@@ -172,17 +194,18 @@ bool rhi_delivery_push_snapshot(rh_transport *t, uint64_t from, rh_msg *m, const
                             uint64_t bytes)
 {
     delivery *d = &t->dq;
+    delivery_snap *snap = malloc(sizeof(*snap));
     char *file = strdup(path);
     bool ok = false;
     pthread_mutex_lock(&d->mu);
     delivery_count *c = count_for(d, from);
-    uint64_t size = rh_msg_size(m); /* the body is in the file, not queued */
-    if (file && c && !d->stopping &&
+    uint32_t size = item_size(rh_msg_size(m)); /* the body is in the file, not queued */
+    if (snap && file && c && !d->stopping &&
         count_fits(t, &(count_regs){c->recv, c->prop, c->bytes}, false, size) &&
         (d->len < d->cap || ring_grow(d))) {
         d->items[(d->head + d->len) & (d->cap - 1)] =
-            (delivery_item){.m = m, .via = "snapshot", .from = from, .size = size,
-                            .snap_file = file, .snap_bytes = bytes};
+            (delivery_item){.m = m, .from = from, .u.snap = snap, .size = size, .is_snap = true};
+        *snap = (delivery_snap){.file = file, .bytes = bytes};
         d->len++;
         atomic_store_explicit(&d->queued, d->len, memory_order_release);
         c->recv++;
@@ -194,8 +217,10 @@ bool rhi_delivery_push_snapshot(rh_transport *t, uint64_t from, rh_msg *m, const
     if (c)
         count_release(d, c);
     pthread_mutex_unlock(&d->mu);
-    if (!ok)
+    if (!ok) {
         free(file);
+        free(snap);
+    }
     return ok;
 }
 
@@ -265,13 +290,14 @@ static void *delivery_main(void *arg)
             int rc = 0;
             if (stopping) {
                 /* released unseen */
-            } else if (batch[i].snap_file && t->cfg.raft.process_snapshot) {
+            } else if (batch[i].is_snap && t->cfg.raft.process_snapshot) {
                 rc = t->cfg.raft.process_snapshot(t->cfg.raft.ctx, batch[i].m,
-                                                  batch[i].snap_file, batch[i].snap_bytes);
+                                                  batch[i].u.snap->file, batch[i].u.snap->bytes);
             } else {
-                process_logged(t, batch[i].m, batch[i].via, batch[i].from);
+                process_logged(t, batch[i].m, batch[i].is_snap ? "snapshot" : batch[i].u.via,
+                               batch[i].from);
             }
-            free(batch[i].snap_file);
+            item_free_snap(&batch[i]);
             if (rc != 0)
                 rh_logp(RH_LOG_WARN, batch[i].from, "process_snapshot of %s from %llx failed",
                         rh_msg_type_name(batch[i].m->type) ? rh_msg_type_name(batch[i].m->type)
@@ -302,7 +328,7 @@ void rhi_delivery_stop(rh_transport *t)
         pthread_join(d->thread, NULL);
     d->started = false;
     while (d->len) {
-        free(d->items[d->head].snap_file);
+        item_free_snap(&d->items[d->head]);
         rhi_tmsg_free(d->items[d->head].m);
         d->head = (d->head + 1) & (d->cap - 1);
         d->len--;

@@ -303,14 +303,24 @@ void rhi_reader_stop(stream_reader *r);
 
 /* ---- delivery to the application ----------------------------------------------- */
 
+/* A received snapshot's body, waiting in its message's delivery item. */
+typedef struct delivery_snap {
+    char *file;     /* the body's file, owned */
+    uint64_t bytes; /* its size */
+} delivery_snap;
+
+/* 32 bytes: the loop writes one per message into memory the delivery
+ * thread read a lap earlier, so every byte of it crosses between cores. */
 typedef struct delivery_item {
-    rh_msg *m;       /* owned */
-    char *snap_file; /* received snapshot body's file, owned; NULL if none */
-    uint64_t snap_bytes;
-    const char *via; /* static string */
-    uint64_t from;   /* the peer whose queue it counts in */
-    uint64_t size;   /* encoded size, for the byte bound */
-    bool prop;       /* proposal queue */
+    rh_msg *m;     /* owned */
+    uint64_t from; /* the peer whose queue it counts in */
+    union {
+        const char *via;     /* static string (snap NULL) */
+        delivery_snap *snap; /* received snapshot (is_snap), owned */
+    } u;
+    uint32_t size; /* encoded size, for the byte bound (frames are < 4 GiB) */
+    bool prop;     /* proposal queue */
+    bool is_snap;  /* u.snap, not u.via */
 } delivery_item;
 
 typedef struct delivery_count {
