@@ -259,6 +259,7 @@ static void ref_done(void *arg)
 static void *sender_main(void *arg)
 {
     bench *b = arg;
+    pthread_setname_np(pthread_self(), "bench-send");
     rh_msg *msgs = calloc(SEND_BATCH, sizeof(*msgs));
     rh_entry *ents = calloc(SEND_BATCH, sizeof(*ents));
     if (!msgs || !ents) {

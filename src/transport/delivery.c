@@ -229,6 +229,7 @@ static void *delivery_main(void *arg)
     rh_transport *t = arg;
     delivery *d = &t->dq;
     delivery_item batch[POP_BATCH];
+    rhi_thread_name("rh-deliver");
     rhi_log_bind(&t->log_sink);
     int64_t last_wait_us = SPIN_IF_US; /* the previous wait for work */
     size_t last_n = 0;                 /* messages the previous pop took */

@@ -30,6 +30,10 @@
 
 int64_t rh_now_ms(void);       /* CLOCK_MONOTONIC */
 int64_t rh_now_us(void);       /* CLOCK_MONOTONIC, microseconds */
+/* Names the calling thread (at most 15 characters), as top -H, ps -L and
+ * perf show it: the transport's threads are rh-loop, rh-deliver,
+ * rh-snap-store and rh-snap-feed. */
+void rhi_thread_name(const char *name);
 int64_t rh_realtime_ns(void);  /* CLOCK_REALTIME */
 void rh_id_str(uint64_t id, char out[17]);
 void rh_strv_free(char **v, size_t n); /* n owned strings and the array; NULL is fine */

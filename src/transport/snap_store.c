@@ -46,6 +46,7 @@ struct snap_store {
 static void *writer_main(void *arg)
 {
     snap_store *s = arg;
+    rhi_thread_name("rh-snap-store");
     pthread_mutex_lock(&s->mu);
     for (;;) {
         while (!s->count && !s->finishing && !s->cancel)

@@ -253,6 +253,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 static void *feeder_main(void *arg)
 {
     snap_send *s = arg;
+    rhi_thread_name("rh-snap-feed");
     sigset_t pipe_sig;
     sigemptyset(&pipe_sig);
     sigaddset(&pipe_sig, SIGPIPE); /* the loop closing the pipe gives EPIPE */

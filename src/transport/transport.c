@@ -466,6 +466,7 @@ static void *loop_main(void *arg)
 {
     rh_transport *t = arg;
     on_loop_of = t;
+    rhi_thread_name("rh-loop");
     rhi_log_bind(&t->log_sink);
     /* every socket write happens on this thread: with SIGPIPE blocked here, a
      * write to a reset connection fails with EPIPE instead of killing the

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Small pieces the transport files share: logs, clocks, URLs, sockets,
- * the bounded message queue, version strings. */
+ * the bounded message queue, version strings, thread names. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,11 @@
 #include "transport/internal.h"
 
 int rh_log_level = RH_LOG_INFO;
+
+void rhi_thread_name(const char *name)
+{
+    pthread_setname_np(pthread_self(), name); /* best effort: only for top, ps, perf */
+}
 
 static _Thread_local const rhi_log_sink *tl_sink;
 
