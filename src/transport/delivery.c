@@ -184,9 +184,10 @@ size_t rhi_delivery_push(rh_transport *t, uint64_t from, rh_msg **msgs, const ui
         count_release(d, c);
     }
     atomic_store_explicit(&d->queued, d->len, memory_order_release);
-    if (ok && d->sleeping)
-        pthread_cond_signal(&d->cond);
+    bool wake = ok && d->sleeping;
     pthread_mutex_unlock(&d->mu);
+    if (wake) /* after the unlock: woken, it does not wait for our lock */
+        pthread_cond_signal(&d->cond);
     return ok;
 }
 
@@ -211,12 +212,13 @@ bool rhi_delivery_push_snapshot(rh_transport *t, uint64_t from, rh_msg *m, const
         c->recv++;
         c->bytes += size;
         ok = true;
-        if (d->sleeping)
-            pthread_cond_signal(&d->cond);
     }
+    bool wake = ok && d->sleeping;
     if (c)
         count_release(d, c);
     pthread_mutex_unlock(&d->mu);
+    if (wake)
+        pthread_cond_signal(&d->cond);
     if (!ok) {
         free(file);
         free(snap);
