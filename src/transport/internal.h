@@ -405,6 +405,7 @@ struct rh_transport {
                                   * from read_pool, page-aligned */
     tmsg_read_pool read_pool;    /* read buffers that delivered messages hold */
     uint8_t *write_buf;          /* 64 KiB, stream writers' direct sends (loop) */
+    struct evbuffer *tail_buf;   /* empty; stream writers' bytes after a reference (loop) */
     rhi_log_sink log_sink;       /* where this transport's lines go (log.h) */
 };
 

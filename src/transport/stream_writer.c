@@ -54,6 +54,28 @@ static void msg_unref(const void *data, size_t len, void *arg)
     }
 }
 
+/* The same for a message referenced once (most: one large entry): no
+ * msg_ref, the message itself is the cleanup's argument. */
+static void msg_unref_once(const void *data, size_t len, void *arg)
+{
+    (void)data;
+    (void)len;
+    rhi_tmsg_free(arg);
+}
+
+/* Appends copied bytes that follow a reference. libevent sizes a chain it
+ * adds after a full one from that chain's length, and a reference chain is
+ * full: "\r\n" after a 1 MiB entry took a new 2 MiB chain (alloc_count:
+ * 2 MB allocated per 1 MiB message). Added to an empty buffer they get a
+ * small chain, which moves over whole (and the next frame's head fits in
+ * it). `tail` is the loop's, empty between calls. */
+static int add_after_ref(struct evbuffer *out, struct evbuffer *tail, const void *p, size_t n)
+{
+    if (evbuffer_add(tail, p, n) != 0)
+        return -1;
+    return evbuffer_add_buffer(out, tail);
+}
+
 /* Encodes m as one chunk into the output buffer. Small frames are encoded
  * in place into reserved buffer space; frames with bytes fields of at least
  * RH_SCATTER_REF_MIN reference those fields instead of copying them, and
@@ -78,37 +100,61 @@ static int encode_chunk(stream_writer *w, rh_msg *m, bool *taken)
         if (evbuffer_commit_space(out, &v, 1) != 0)
             return -1;
     } else {
+        rh_transport *t = w->p->t;
         rh_iov stack_iov[32];
+        uint8_t stack_scratch[1024]; /* a MsgApp's fields and entry heads */
         rh_iov *iov = max_iov <= 32 ? stack_iov : malloc(max_iov * sizeof(*iov));
-        uint8_t *scratch = malloc(scratch_size ? scratch_size : 1);
-        msg_ref *ref = malloc(sizeof(*ref));
-        if (!iov || !scratch || !ref) {
+        uint8_t *scratch = scratch_size <= sizeof(stack_scratch) ? stack_scratch
+                                                                 : malloc(scratch_size);
+        if (!t->tail_buf)
+            t->tail_buf = evbuffer_new();
+        if (!iov || !scratch || !t->tail_buf) {
             if (iov != stack_iov)
                 free(iov);
-            free(scratch);
-            free(ref);
+            if (scratch != stack_scratch)
+                free(scratch);
             return -1;
         }
-        size_t n = 0;
+        size_t n = 0, n_refs = 0;
         rh_stream_scatter(&w->enc, m, scratch, iov, &n);
-        ref->m = m;
-        ref->refs = 1; /* ours, dropped below */
-        evbuffer_add(out, hdr, hl);
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n; i++)
+            n_refs += !(iov[i].base >= scratch && iov[i].base < scratch + scratch_size);
+        msg_ref *ref = NULL;
+        if (n_refs > 1 && (ref = malloc(sizeof(*ref))) != NULL)
+            *ref = (msg_ref){.m = m, .refs = 1}; /* ours, dropped below */
+        int rc = n_refs > 1 && !ref ? -1 : evbuffer_add(out, hdr, hl);
+        bool after_ref = false;
+        for (size_t i = 0; i < n && rc == 0; i++) {
             bool in_scratch = iov[i].base >= scratch && iov[i].base < scratch + scratch_size;
             if (in_scratch) {
-                evbuffer_add(out, iov[i].base, iov[i].len);
-            } else {
+                rc = after_ref ? add_after_ref(out, t->tail_buf, iov[i].base, iov[i].len)
+                               : evbuffer_add(out, iov[i].base, iov[i].len);
+            } else if (ref) {
                 ref->refs++;
-                evbuffer_add_reference(out, iov[i].base, iov[i].len, msg_unref, ref);
+                rc = evbuffer_add_reference(out, iov[i].base, iov[i].len, msg_unref, ref);
+                if (rc != 0)
+                    ref->refs--;
+                after_ref = true;
+            } else {
+                rc = evbuffer_add_reference(out, iov[i].base, iov[i].len, msg_unref_once, m);
+                after_ref = true;
+                *taken = rc == 0;
             }
         }
-        evbuffer_add(out, RH_HTTP_CHUNK_END, RH_HTTP_CHUNK_END_LEN);
-        *taken = true;
-        msg_unref(NULL, 0, ref);
-        free(scratch);
+        if (rc == 0)
+            rc = after_ref ? add_after_ref(out, t->tail_buf, RH_HTTP_CHUNK_END,
+                                           RH_HTTP_CHUNK_END_LEN)
+                           : evbuffer_add(out, RH_HTTP_CHUNK_END, RH_HTTP_CHUNK_END_LEN);
+        if (ref) {
+            *taken = true;
+            msg_unref(NULL, 0, ref);
+        }
+        if (scratch != stack_scratch)
+            free(scratch);
         if (iov != stack_iov)
             free(iov);
+        if (rc != 0)
+            return -1;
     }
     w->p->st->sent_bytes += fs;
     w->wrote_since_tick = true;

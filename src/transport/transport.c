@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/thread.h>
 
 #include "rafthttp/scatter.h"
@@ -764,6 +765,8 @@ void rh_transport_free(rh_transport *t)
     free(t->read_buf);
     rhi_tmsg_read_pool_free(&t->read_pool);
     free(t->write_buf);
+    if (t->tail_buf)
+        evbuffer_free(t->tail_buf);
     rhi_tmsg_cache_free(&t->msg_cache); /* last: every message is gone by now */
     rhi_log_bind(was);
     free(t);

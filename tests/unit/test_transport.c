@@ -315,6 +315,55 @@ static void sent_by_reference_until_done(void)
         free(data[i]);
 }
 
+/* A message with several large entries, small ones between them, sent by
+ * reference: the writer interleaves referenced and copied pieces of one
+ * frame (a shared reference count, the copied bytes after a reference in
+ * a chain of their own); every byte arrives, in order, over both streams'
+ * framings (a full MsgApp, then AppEntries that continue it). */
+static void many_referenced_entries_in_one_frame(void)
+{
+    static const size_t sizes[] = {20000, 100, 70000, 0, 5000, 300000, 7};
+    enum { NE = sizeof(sizes) / sizeof(sizes[0]), NM = 3 };
+    uint8_t *data[NE];
+    for (size_t i = 0; i < NE; i++) {
+        data[i] = malloc(sizes[i] ? sizes[i] : 1);
+        for (size_t j = 0; j < sizes[i]; j++)
+            data[i][j] = (uint8_t)(j * 7 + i * 31);
+    }
+    atomic_store(&ref_dones, 0);
+    rh_entry ents[NM][NE];
+    rh_msg msgs[NM];
+    uint64_t idx = 200000;
+    for (size_t k = 0; k < NM; k++) {
+        for (size_t i = 0; i < NE; i++)
+            ents[k][i] = (rh_entry){.term = 5, .index = idx + 1 + i,
+                                    .data = {data[i], sizes[i]}};
+        msgs[k] = (rh_msg){.type = RH_MSG_APP, .to = A_ID, .from = B_ID, .term = 5,
+                           .log_term = k ? 5 : 4, .index = idx, .entries = ents[k],
+                           .n_entries = NE, .commit = idx};
+        idx += NE;
+    }
+    CHECK(rh_transport_send_ref(tb, msgs, NM, count_done, NULL) == 0);
+    CHECK(wait_count(&ia, NM, 5000));
+    CHECK_EQ_U64(inbox_count(&ia), NM);
+    size_t bad = 0;
+    for (size_t k = 0; k < inbox_count(&ia) && k < NM; k++) {
+        const rh_msg *m = ia.msgs[k];
+        bad += m->n_entries != NE;
+        for (size_t i = 0; i < NE && i < m->n_entries; i++)
+            bad += m->entries[i].data.len != sizes[i] ||
+                   (sizes[i] && memcmp(m->entries[i].data.data, data[i], sizes[i]) != 0) ||
+                   m->entries[i].index != msgs[k].entries[i].index;
+    }
+    CHECK_EQ_U64(bad, 0);
+    for (int i = 0; i < 400 && atomic_load(&ref_dones) < 1; i++)
+        sleep_ms(5);
+    CHECK_EQ_U64(atomic_load(&ref_dones), 1);
+    inbox_clear(&ia);
+    for (size_t i = 0; i < NE; i++)
+        free(data[i]);
+}
+
 static void restarted_peer_goes_inactive_then_active(void)
 {
     int inactive0 = inbox_events(&ia, false), active0 = inbox_events(&ia, true);
@@ -1328,6 +1377,7 @@ int main(int argc, char **argv)
     TEST(every_type_arrives_in_order);
     TEST(msgapp_run_goes_over_msgappv2_in_order);
     TEST(sent_by_reference_until_done);
+    TEST(many_referenced_entries_in_one_frame);
     TEST(restarted_peer_goes_inactive_then_active);
     TEST(pipeline_post_is_processed_with_204);
     TEST(pipeline_errors_match_etcd);
