@@ -30,13 +30,13 @@
 
 int64_t rh_now_ms(void);       /* CLOCK_MONOTONIC */
 int64_t rh_now_us(void);       /* CLOCK_MONOTONIC, microseconds */
+int64_t rh_realtime_ns(void);  /* CLOCK_REALTIME */
+void rh_id_str(uint64_t id, char out[17]);
+void rh_strv_free(char **v, size_t n); /* n owned strings and the array; NULL is fine */
 /* Names the calling thread (at most 15 characters), as top -H, ps -L and
  * perf show it: the transport's threads are rh-loop, rh-deliver,
  * rh-snap-store and rh-snap-feed. */
 void rhi_thread_name(const char *name);
-int64_t rh_realtime_ns(void);  /* CLOCK_REALTIME */
-void rh_id_str(uint64_t id, char out[17]);
-void rh_strv_free(char **v, size_t n); /* n owned strings and the array; NULL is fine */
 
 /* A parsed http:// or https://host:port URL. */
 typedef struct rh_url {
@@ -319,10 +319,10 @@ typedef struct delivery_item {
     rh_msg *m;     /* owned */
     uint64_t from; /* the peer whose queue it counts in */
     union {
-        const char *via;     /* static string (snap NULL) */
+        const char *via;     /* static string (!is_snap) */
         delivery_snap *snap; /* received snapshot (is_snap), owned */
     } u;
-    uint32_t size; /* encoded size, for the byte bound (frames are < 4 GiB) */
+    uint32_t size; /* encoded size, for the byte bound (at most 4 GiB counted) */
     bool prop;     /* proposal queue */
     bool is_snap;  /* u.snap, not u.via */
 } delivery_item;
