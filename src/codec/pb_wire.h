@@ -30,6 +30,13 @@ static inline size_t pb_varint_size(uint64_t v)
     return (bits * 9u + 64u) / 64u;
 }
 
+/* Bytes of a length-delimited field (tag, length, body) whose body is n
+ * bytes. */
+static inline size_t pb_sub_field_size(size_t n)
+{
+    return 1 + pb_varint_size(n) + n;
+}
+
 static inline uint8_t *pb_put_varint(uint8_t *p, uint64_t v)
 {
     while (v >= 0x80) {

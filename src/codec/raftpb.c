@@ -94,11 +94,6 @@ static inline size_t bytes_field_size(const rh_bytes *b)
     return b->data ? 1 + pb_varint_size(b->len) + b->len : 0;
 }
 
-static inline size_t sub_field_size(size_t n)
-{
-    return 1 + pb_varint_size(n) + n;
-}
-
 static inline uint8_t *put_varint_field(uint8_t *p, uint8_t tag, uint64_t v)
 {
     *p++ = tag;
@@ -185,7 +180,7 @@ size_t rh_conf_state_encode(const rh_conf_state *c, uint8_t *out)
 
 static size_t metadata_size(const rh_snapshot_metadata *md)
 {
-    return sub_field_size(rh_conf_state_size(&md->conf_state)) +
+    return pb_sub_field_size(rh_conf_state_size(&md->conf_state)) +
            varint_field_size(md->index) + varint_field_size(md->term);
 }
 
@@ -201,7 +196,7 @@ static uint8_t *put_metadata(uint8_t *p, const rh_snapshot_metadata *md)
 
 size_t rh_snapshot_size(const rh_snapshot *s)
 {
-    return bytes_field_size(&s->data) + sub_field_size(metadata_size(&s->metadata));
+    return bytes_field_size(&s->data) + pb_sub_field_size(metadata_size(&s->metadata));
 }
 
 size_t rh_snapshot_encode(const rh_snapshot *s, uint8_t *out)
@@ -244,14 +239,14 @@ size_t rh_msg_size(const rh_msg *m)
 {
     size_t n = msg_scalars_size(m);
     for (size_t i = 0; i < m->n_entries; i++)
-        n += sub_field_size(entry_size(&m->entries[i]));
+        n += pb_sub_field_size(entry_size(&m->entries[i]));
     n += snapshot_is_empty(&m->snapshot) ? sizeof(empty_snap_field)
-                                         : sub_field_size(rh_snapshot_size(&m->snapshot));
+                                         : pb_sub_field_size(rh_snapshot_size(&m->snapshot));
     n += bytes_field_size(&m->context);
     if (m->has_vote)
         n += varint_field_size(m->vote);
     for (size_t i = 0; i < m->n_responses; i++)
-        n += sub_field_size(rh_msg_size(&m->responses[i]));
+        n += pb_sub_field_size(rh_msg_size(&m->responses[i]));
     return n;
 }
 
@@ -339,7 +334,7 @@ size_t rh_conf_change_v2_size(const rh_conf_change_v2 *c)
 {
     size_t n = varint_field_size(enum_wire(c->transition));
     for (size_t i = 0; i < c->n_changes; i++)
-        n += sub_field_size(rh_conf_change_single_size(&c->changes[i]));
+        n += pb_sub_field_size(rh_conf_change_single_size(&c->changes[i]));
     return n + bytes_field_size(&c->context);
 }
 

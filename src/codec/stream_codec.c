@@ -452,7 +452,7 @@ static int parse_frame(rh_stream_decoder *d, const uint8_t *f, size_t n, rh_msg 
     for (uint64_t i = 0; i < count; i++) {
         size_t sz = (size_t)pb_get_be64(f + pos);
         pos += 8;
-        entries_bytes += 1 + pb_varint_size(sz) + sz;
+        entries_bytes += pb_sub_field_size(sz);
         rh_err eerr;
         int rc = rh_entry_decode(f + pos, sz, &entries[i], &eerr);
         if (rc)

@@ -76,6 +76,13 @@ static int add_after_ref(struct evbuffer *out, struct evbuffer *tail, const void
     return evbuffer_add_buffer(out, tail);
 }
 
+/* Whether an iov piece of rh_stream_scatter is in its scratch (copied), not
+ * in the message (referenced). */
+static inline bool in_scratch(const rh_iov *v, const uint8_t *scratch, size_t scratch_size)
+{
+    return v->base >= scratch && v->base < scratch + scratch_size;
+}
+
 /* Encodes m as one chunk into the output buffer. Small frames are encoded
  * in place into reserved buffer space; frames with bytes fields of at least
  * RH_SCATTER_REF_MIN reference those fields instead of copying them, and
@@ -118,15 +125,14 @@ static int encode_chunk(stream_writer *w, rh_msg *m, bool *taken)
         size_t n = 0, n_refs = 0;
         rh_stream_scatter(&w->enc, m, scratch, iov, &n);
         for (size_t i = 0; i < n; i++)
-            n_refs += !(iov[i].base >= scratch && iov[i].base < scratch + scratch_size);
+            n_refs += !in_scratch(&iov[i], scratch, scratch_size);
         msg_ref *ref = NULL;
         if (n_refs > 1 && (ref = malloc(sizeof(*ref))) != NULL)
             *ref = (msg_ref){.m = m, .refs = 1}; /* ours, dropped below */
         int rc = n_refs > 1 && !ref ? -1 : evbuffer_add(out, hdr, hl);
         bool after_ref = false;
         for (size_t i = 0; i < n && rc == 0; i++) {
-            bool in_scratch = iov[i].base >= scratch && iov[i].base < scratch + scratch_size;
-            if (in_scratch) {
+            if (in_scratch(&iov[i], scratch, scratch_size)) {
                 rc = after_ref ? add_after_ref(out, t->tail_buf, iov[i].base, iov[i].len)
                                : evbuffer_add(out, iov[i].base, iov[i].len);
             } else if (ref) {
